@@ -1,0 +1,66 @@
+"""The memory store: the shared contract suite, plus what is particular to it (bounds, sweeping)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tornado_sessions import MemoryStore, Record
+from tornado_sessions.stores.base import Store
+from tornado_sessions.testing import StoreContract
+
+
+class TestMemoryStoreContract(StoreContract):
+    async def create_store(self) -> Store:
+        return MemoryStore()
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def rec(expires_at: float) -> Record:
+    return Record({"a": b"1"}, b"m", expires_at)
+
+
+@pytest.mark.gen_test
+async def test_least_recently_used_session_is_evicted_past_max_entries() -> None:
+    store = MemoryStore(max_entries=3)
+    for key in ("a", "b", "c"):
+        await store.save(key, rec(9e12))
+    assert await store.load("a") is not None  # "a" is now the most recently used
+    await store.save("d", rec(9e12))
+    assert await store.load("b") is None
+    assert {k async for k in store.keys()} == {"a", "c", "d"}
+    assert store.evictions == 1
+
+
+@pytest.mark.gen_test
+async def test_expired_records_are_swept_on_write_without_being_read() -> None:
+    clock = FakeClock()
+    store = MemoryStore(sweep_interval=10, clock=clock)
+    await store.save("short", rec(clock.now + 5))
+    await store.save("long", rec(clock.now + 500))
+    clock.now += 11
+    await store.save("other", rec(clock.now + 500))  # a write triggers the sweep
+    assert "short" not in store._records
+    assert set(store._records) == {"long", "other"}
+
+
+@pytest.mark.gen_test
+async def test_touched_record_is_not_swept_at_its_old_deadline() -> None:
+    clock = FakeClock()
+    store = MemoryStore(sweep_interval=0, clock=clock)
+    await store.save("k", rec(clock.now + 5))
+    assert await store.touch("k", clock.now + 100)
+    clock.now += 6
+    await store.save("other", rec(clock.now + 500))
+    assert await store.load("k") is not None
+
+
+def test_max_entries_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="max_entries"):
+        MemoryStore(max_entries=0)

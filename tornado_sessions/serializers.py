@@ -1,0 +1,192 @@
+"""How session values become bytes: msgpack (the default) and JSON.
+
+Each session key's value is serialized on its own, so stores can write only the
+keys that changed.  A serializer is any object with ``dumps(value) -> bytes`` and
+``loads(data) -> value`` (the :class:`Serializer` protocol); plugins can add named
+ones through the ``tornado_sessions_add_serializers`` hook.
+
+:class:`MsgpackSerializer` is safe by construction: it decodes only msgpack's own
+types and a fixed table of extension types, each rebuilt from plain data by a
+known constructor, so nothing in a record can make the decoder run code.  It
+carries, beyond msgpack's natives (None, bool, int, float, str, bytes, list, dict):
+
+=====  ==========================  ==========================================
+code   type                        payload
+=====  ==========================  ==========================================
+1      ``datetime.datetime``       ISO 8601 text, offset kept (naive stays naive)
+2      ``datetime.date``           ISO 8601 text
+3      ``uuid.UUID``               16 bytes
+4      ``decimal.Decimal``         its ``str()``
+5      ``set``                     msgpack array of the members
+6      ``tuple``                   msgpack array of the items
+7      ``frozenset``               msgpack array of the members
+8      ``datetime.timedelta``      [days, seconds, microseconds]
+=====  ==========================  ==========================================
+
+Dictionary keys must be strings (as in JSON), so that decoding can refuse other
+keys (``strict_map_key``); other keys, and any other type, fail at save time with :class:`~tornado_sessions.errors.SerializationError`.
+Decoding refuses input over ``max_bytes`` and unknown extension codes.
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import json
+import uuid
+from collections.abc import Callable
+from typing import Any, Protocol, runtime_checkable
+
+import msgpack
+
+from .errors import SerializationError
+
+__all__ = ["JSONSerializer", "MsgpackSerializer", "Serializer"]
+
+DEFAULT_MAX_BYTES = 1 << 20
+
+
+@runtime_checkable
+class Serializer(Protocol):
+    """Turns one session value into bytes and back.
+
+    ``dumps`` raises :class:`~tornado_sessions.errors.SerializationError` for a
+    value it cannot represent; ``loads`` raises any :class:`ValueError` (or
+    subclass) for bytes it cannot decode, which the core treats as a corrupt record.
+    """
+
+    def dumps(self, value: Any) -> bytes: ...
+
+    def loads(self, data: bytes) -> Any: ...
+
+
+_DATETIME, _DATE, _UUID, _DECIMAL, _SET, _TUPLE, _FROZENSET, _TIMEDELTA = range(1, 9)
+
+
+_CONTAINERS = (dict, list, tuple, set, frozenset)
+
+
+def _check_dict_keys(value: Any) -> None:
+    """Refuse non-string dict keys at save time, so decoding can stay strict."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if type(item) is dict:
+            for key, member in item.items():
+                if type(key) is not str:
+                    raise SerializationError(
+                        f"dict keys must be str to serialize with msgpack, not {type(key).__name__}"
+                    )
+                if type(member) in _CONTAINERS:
+                    pending.append(member)
+        else:
+            pending.extend(m for m in item if type(m) in _CONTAINERS)
+
+
+class MsgpackSerializer:
+    """msgpack with a fixed set of extension types (see the module docstring)."""
+
+    def __init__(self, *, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        self.max_bytes = max_bytes
+        self._packer = msgpack.Packer(default=self._encode_ext, use_bin_type=True, strict_types=True)
+        self._decoders: dict[int, Callable[[bytes], Any]] = {
+            _DATETIME: lambda b: datetime.datetime.fromisoformat(b.decode()),
+            _DATE: lambda b: datetime.date.fromisoformat(b.decode()),
+            _UUID: lambda b: uuid.UUID(bytes=b),
+            _DECIMAL: lambda b: decimal.Decimal(b.decode()),
+            _SET: lambda b: set(self._unpack(b)),
+            _TUPLE: lambda b: tuple(self._unpack(b)),
+            _FROZENSET: lambda b: frozenset(self._unpack(b)),
+            _TIMEDELTA: lambda b: datetime.timedelta(*self._unpack(b)),
+        }
+
+    def _encode_ext(self, obj: Any) -> Any:
+        # With strict_types, every non-exact type comes here: tuples, and
+        # subclasses of the native types.  datetime is a subclass of date, so first.
+        kind = type(obj)
+        if kind is datetime.datetime:
+            return msgpack.ExtType(_DATETIME, obj.isoformat().encode())
+        if kind is datetime.date:
+            return msgpack.ExtType(_DATE, obj.isoformat().encode())
+        if kind is tuple:
+            return msgpack.ExtType(_TUPLE, self._pack_nested(list(obj)))
+        if kind is set:
+            return msgpack.ExtType(_SET, self._pack_nested(list(obj)))
+        if kind is frozenset:
+            return msgpack.ExtType(_FROZENSET, self._pack_nested(list(obj)))
+        if kind is uuid.UUID:
+            return msgpack.ExtType(_UUID, obj.bytes)
+        if kind is decimal.Decimal:
+            return msgpack.ExtType(_DECIMAL, str(obj).encode())
+        if kind is datetime.timedelta:
+            return msgpack.ExtType(
+                _TIMEDELTA, self._pack_nested([obj.days, obj.seconds, obj.microseconds])
+            )
+        raise TypeError(f"cannot serialize {kind.__module__}.{kind.__qualname__} with msgpack")
+
+    def _pack_nested(self, value: Any) -> bytes:
+        # The shared packer is busy with the outer value; a nested one is needed.
+        packed: bytes = msgpack.packb(
+            value, default=self._encode_ext, use_bin_type=True, strict_types=True
+        )
+        return packed
+
+    def dumps(self, value: Any) -> bytes:
+        """Serialize ``value``; :class:`SerializationError` names an unsupported type."""
+        if type(value) in _CONTAINERS:
+            _check_dict_keys(value)
+        try:
+            data: bytes = self._packer.pack(value)
+        except (TypeError, ValueError, OverflowError) as exc:
+            self._packer.reset()
+            raise SerializationError(f"cannot serialize with msgpack: {exc}") from exc
+        return data
+
+    def _unpack(self, data: bytes) -> Any:
+        return msgpack.unpackb(
+            data,
+            raw=False,
+            strict_map_key=True,
+            use_list=True,
+            ext_hook=self._decode_ext,
+        )
+
+    def _decode_ext(self, code: int, data: bytes) -> Any:
+        decoder = self._decoders.get(code)
+        if decoder is None:
+            raise ValueError(f"unknown msgpack extension type {code}")
+        return decoder(data)
+
+    def loads(self, data: bytes) -> Any:
+        """Decode bytes made by :meth:`dumps`; :class:`ValueError` for anything else."""
+        if len(data) > self.max_bytes:
+            raise ValueError(f"serialized value of {len(data)} bytes exceeds {self.max_bytes}")
+        try:
+            return self._unpack(data)
+        except ValueError:
+            raise
+        except Exception as exc:  # msgpack raises a few non-ValueError types on bad input
+            raise ValueError(f"corrupt msgpack data: {exc}") from exc
+
+
+class JSONSerializer:
+    """JSON: readable records, plain types only (tuples come back as lists)."""
+
+    def __init__(self, *, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        self.max_bytes = max_bytes
+        self._encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        self._decoder = json.JSONDecoder()
+
+    def dumps(self, value: Any) -> bytes:
+        try:
+            return self._encoder.encode(value).encode()
+        except (TypeError, ValueError) as exc:
+            raise SerializationError(f"cannot serialize with JSON: {exc}") from exc
+
+    def loads(self, data: bytes) -> Any:
+        if len(data) > self.max_bytes:
+            raise ValueError(f"serialized value of {len(data)} bytes exceeds {self.max_bytes}")
+        try:
+            return self._decoder.decode(data.decode())
+        except RecursionError as exc:
+            raise ValueError("JSON nested too deeply") from exc
