@@ -11,8 +11,12 @@ from .errors import (
     StoreError,
     StoreTimeoutError,
 )
+from .mixin import SessionMixin
+from .options import SessionOptions
 from .record import Changes, Record
 from .registry import create_store, get_plugin_manager
+from .serializers import JSONSerializer, MsgpackSerializer, Serializer
+from .session import Session
 from .stores import MemoryStore, Store
 
 __version__ = "0.1.0"
@@ -20,11 +24,17 @@ __version__ = "0.1.0"
 __all__ = [
     "Changes",
     "ConfigurationError",
+    "JSONSerializer",
     "MemoryStore",
+    "MsgpackSerializer",
     "Record",
     "SerializationError",
+    "Serializer",
+    "Session",
     "SessionError",
+    "SessionMixin",
     "SessionNotLoadedError",
+    "SessionOptions",
     "Store",
     "StoreError",
     "StoreTimeoutError",

@@ -1,0 +1,57 @@
+"""Session ids and the store keys derived from them.
+
+An id is 32 random bytes from :mod:`secrets`, base64url-encoded: 43 characters,
+256 bits.  A custom ``genid`` may return any string of 22 to 128 characters from
+the base64url alphabet (``A-Z a-z 0-9 - _``); anything else is refused, so an id
+can always travel in a cookie unquoted and never carries a separator.
+
+With ``hash_ids`` (the default) the store key is the SHA-256 hex digest of the id:
+a dump of the store then holds nothing that can be replayed as a cookie.  The hash
+is unkeyed on purpose: a keyed hash would tie every record to a secret, and
+rotating that secret would log everyone out.  The id has 256 bits of entropy, so
+an unkeyed hash cannot be inverted by brute force.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+
+from .errors import ConfigurationError
+
+__all__ = ["generate_id", "is_valid_id", "log_id", "store_key"]
+
+_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{22,128}")
+
+
+def generate_id() -> str:
+    """A new session id: 256 bits from the operating system's CSPRNG."""
+    return secrets.token_urlsafe(32)
+
+
+def is_valid_id(value: str) -> bool:
+    """Whether ``value`` has the shape of a session id (checked before any store call)."""
+    return _ID_PATTERN.fullmatch(value) is not None
+
+
+def checked_id(value: object) -> str:
+    """Return ``value`` if a custom ``genid`` produced a usable id, else raise."""
+    if not isinstance(value, str) or not is_valid_id(value):
+        raise ConfigurationError(
+            "genid must return 22 to 128 characters of A-Z, a-z, 0-9, '-' or '_'; "
+            f"it returned {value!r:.40}"
+        )
+    return value
+
+
+def store_key(session_id: str, hashed: bool) -> str:
+    """The key the store sees for ``session_id``."""
+    if hashed:
+        return hashlib.sha256(session_id.encode()).hexdigest()
+    return session_id
+
+
+def log_id(session_id: str) -> str:
+    """A short, non-reversible tag for log lines (never log a live id)."""
+    return hashlib.sha256(session_id.encode()).hexdigest()[:12]

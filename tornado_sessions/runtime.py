@@ -1,0 +1,452 @@
+"""``SessionRuntime``: one application's session machinery, and the rules of a commit.
+
+One runtime is built per :class:`tornado.web.Application`, on the first request
+that asks for a session, from the application's ``sessions`` setting.  It holds
+what every request shares (the store, the signer, the serializer, the cookie
+format) and implements the two halves of a request's session work:
+
+- :meth:`SessionRuntime.load`: cookie → verified id → one store read → a
+  :class:`~tornado_sessions.session.Session` (or a fresh one, with no store call,
+  when there is no valid cookie);
+- :meth:`SessionRuntime.plan`: at the end of the response, decide what to write
+  and which cookie to send, following express-session's rules:
+
+  ================================  ===============================================
+  session                           store                      cookie
+  ================================  ===============================================
+  new, unmodified                   nothing (``save`` if ``save_uninitialized``)  none (set if saved)
+  new, modified                     ``save``                   set
+  stored, modified or ``resave``    ``save_changes`` (delta) or ``save``  set if it has Max-Age, or ``rolling``
+  stored, unmodified                ``touch`` once ``touch_after`` has passed  set if touched and it has Max-Age, or ``rolling``
+  stored, emptied, ``unset=destroy``  ``destroy``              cleared
+  destroyed this request            (deleted already)          cleared
+  ================================  ===============================================
+
+Every store call goes through :meth:`SessionRuntime.call`, which bounds it by
+``store_timeout`` (unless the store enforces timeouts itself), turns failures into
+:class:`~tornado_sessions.errors.StoreError` and tells the observers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import msgpack
+
+from .cookies import DUPLICATE, CookieFormat, read_cookie
+from .errors import ConfigurationError, StoreError, StoreTimeoutError
+from .ids import checked_id, log_id, store_key
+from .options import SessionOptions
+from .record import Changes, Record
+from .registry import create_store, get_plugin_manager, get_serializer
+from .session import Session
+from .signing import Signer
+from .stores.base import Store
+
+if TYPE_CHECKING:
+    import tornado.web
+
+__all__ = ["Commit", "SessionRuntime", "runtime_for"]
+
+log = logging.getLogger("tornado_sessions")
+T = TypeVar("T")
+
+_RUNTIME_ATTRIBUTE = "_tornado_sessions_runtime"
+_META_VERSION = 1
+
+
+def runtime_for(application: tornado.web.Application) -> SessionRuntime:
+    """The runtime of ``application``, built from its settings on first use."""
+    runtime: SessionRuntime | None = getattr(application, _RUNTIME_ATTRIBUTE, None)
+    if runtime is None:
+        settings = application.settings
+        options = settings.get("sessions") or SessionOptions()
+        if not isinstance(options, SessionOptions):
+            raise ConfigurationError("the 'sessions' setting must be a SessionOptions instance")
+        keys = options.secrets(settings.get("cookie_secret"), settings.get("key_version"))
+        runtime = SessionRuntime(options, keys)
+        setattr(application, _RUNTIME_ATTRIBUTE, runtime)
+    return runtime
+
+
+def _pack_meta(created_at: float, max_age: float | None | bool) -> bytes:
+    packed: bytes = msgpack.packb((_META_VERSION, created_at, max_age))
+    return packed
+
+
+def _unpack_meta(meta: bytes) -> tuple[float, float | None | bool]:
+    version, created_at, max_age = msgpack.unpackb(meta)
+    if version != _META_VERSION or not isinstance(created_at, int | float):
+        raise ValueError("unknown session meta format")
+    if not (max_age is None or max_age is False or isinstance(max_age, int | float)):
+        raise ValueError("bad max_age in session meta")
+    return float(created_at), max_age
+
+
+class SessionRuntime:
+    """Everything the requests of one application share; see the module docstring."""
+
+    def __init__(self, options: SessionOptions, keys: list[bytes]) -> None:
+        self.options = options
+        self.signer = Signer(keys, options.name)
+        serializer = options.serializer
+        self.serializer = get_serializer(serializer) if isinstance(serializer, str) else serializer
+        self.cookie = CookieFormat(
+            options.name,
+            path=options.cookie_path,
+            domain=options.cookie_domain,
+            httponly=options.cookie_httponly,
+            samesite=options.cookie_samesite,
+            partitioned=options.cookie_partitioned,
+        )
+        self._store = options.store if isinstance(options.store, Store) else None
+        self._hook = get_plugin_manager().hook
+        self._warned_insecure = False
+        if len(keys[0]) < 32:
+            log.warning(
+                "the session secret is %d bytes; use at least 32 random bytes", len(keys[0])
+            )
+
+    # -- store access -----------------------------------------------------------
+
+    @property
+    def store(self) -> Store:
+        """The store, created from its URL on first use (inside the running loop)."""
+        if self._store is None:
+            assert isinstance(self.options.store, str)
+            self._store = create_store(self.options.store, timeout=self.options.store_timeout)
+        return self._store
+
+    async def call(self, operation: str, awaitable: Awaitable[T], handler: Any) -> T:
+        """Await one store call under ``store_timeout``; failures become StoreError."""
+        try:
+            if self.store.enforces_timeout:
+                return await awaitable
+            async with asyncio.timeout(self.options.store_timeout):
+                return await awaitable
+        except TimeoutError as exc:
+            error: StoreError = StoreTimeoutError(
+                f"session store {operation} took longer than {self.options.store_timeout}s",
+                operation=operation,
+            )
+            self._store_failed(error, exc, handler)
+            raise error from exc
+        except Exception as exc:
+            error = StoreError(f"session store {operation} failed: {exc!r}", operation=operation)
+            self._store_failed(error, exc, handler)
+            raise error from exc
+
+    def _store_failed(self, error: StoreError, cause: BaseException, handler: Any) -> None:
+        error.__cause__ = cause
+        self.notify("tornado_sessions_store_error", error=error, operation=error.operation,
+                    handler=handler)
+
+    def notify(self, hook_name: str, **kwargs: Any) -> None:
+        """Call an observer hook, if any plugin implements it."""
+        caller = getattr(self._hook, hook_name)
+        if caller.get_hookimpls():
+            caller(**kwargs)
+
+    # -- expiry -----------------------------------------------------------------
+
+    def lifetime(self, session: Session) -> float:
+        """Idle timeout of ``session`` in seconds."""
+        max_age = session._max_age
+        return self.options.max_age if max_age is None or max_age is False else max_age
+
+    def persistent(self, session: Session) -> bool:
+        """Whether the cookie of ``session`` carries Max-Age (else it is a browser-session one)."""
+        max_age = session._max_age
+        if max_age is None:
+            return not self.options.browser_session_cookie
+        return max_age is not False
+
+    def expiry(self, session: Session, now: float) -> float:
+        """When ``session`` expires if it is written or touched at ``now``."""
+        expires = now + self.lifetime(session)
+        absolute = self.options.absolute_timeout
+        if absolute is not None:
+            expires = min(expires, session.created_at + absolute)
+        return expires
+
+    # -- load -------------------------------------------------------------------
+
+    async def load(self, handler: tornado.web.RequestHandler) -> Session:
+        """The session of this request: one store read if the cookie is valid, else none."""
+        raw = read_cookie(handler.request.headers, self.options.name)
+        now = time.time()
+        session_id: str | None = None
+        if raw is DUPLICATE:
+            log.warning("request carries the session cookie %r twice; starting a new session",
+                        self.options.name)
+        elif raw:
+            session_id = self.signer.unsign(raw)
+            if session_id is None:
+                log.debug("session cookie with a bad signature ignored")
+        if session_id is not None:
+            key = store_key(session_id, self.options.hash_ids)
+            record = await self.call("load", self.store.load(key), handler)
+            if record is not None:
+                session = await self._inflate(record, session_id, key, handler, now)
+                if session is not None:
+                    self.notify("tornado_sessions_session_loaded", session=session, handler=handler)
+                    return session
+        session = self.fresh(handler, now)
+        if raw is DUPLICATE:
+            session._clear_cookie = True
+        return session
+
+    def fresh(self, handler: Any, now: float) -> Session:
+        """A new, empty, unsaved session with a new id."""
+        session_id = checked_id(self.options.genid())
+        session = Session(
+            self, handler, session_id, store_key(session_id, self.options.hash_ids),
+            values={}, loaded={}, created_at=now, expires_at=0.0, max_age=None, stored=False,
+        )
+        session.expires_at = self.expiry(session, now)
+        return session
+
+    def _decode(self, record: Record, now: float) -> tuple[dict[str, Any], float, Any]:
+        if record.expires_at <= now:
+            raise LookupError("expired")
+        created_at, max_age = _unpack_meta(record.meta)
+        absolute = self.options.absolute_timeout
+        if absolute is not None and created_at + absolute <= now:
+            raise LookupError("past absolute_timeout")
+        loads = self.serializer.loads
+        values = {name: loads(data) for name, data in record.fields.items()}
+        return values, created_at, max_age
+
+    async def _inflate(
+        self, record: Record, session_id: str, key: str, handler: Any, now: float
+    ) -> Session | None:
+        try:
+            values, created_at, max_age = self._decode(record, now)
+        except LookupError:
+            await self.call("destroy", self.store.destroy(key), handler)
+            return None
+        except Exception as exc:
+            log.warning("corrupt session record %s deleted: %s", log_id(session_id), exc)
+            await self.call("destroy", self.store.destroy(key), handler)
+            return None
+        return Session(
+            self, handler, session_id, key, values=values, loaded=record.fields,
+            created_at=created_at, expires_at=record.expires_at, max_age=max_age, stored=True,
+        )
+
+    # -- lifecycle operations (called by Session) ---------------------------------
+
+    def _reset(self, session: Session, now: float) -> None:
+        fresh = self.fresh(session._handler, now)
+        for name in Session.__slots__:
+            setattr(session, name, getattr(fresh, name))
+        session._clear_cookie = True
+
+    async def _delete_record(self, session: Session) -> None:
+        if session._stored:
+            handler = session._handler
+            await self.call("destroy", self.store.destroy(session.key), handler)
+            session._stored = False
+            self.notify("tornado_sessions_session_destroyed", session=session, handler=handler)
+
+    async def destroy(self, session: Session) -> None:
+        await self._delete_record(session)
+        self._reset(session, time.time())
+
+    async def regenerate(self, session: Session) -> None:
+        await self._delete_record(session)
+        session.id = checked_id(self.options.genid())
+        session.key = store_key(session.id, self.options.hash_ids)
+        session.is_new = True
+        session._stored = False
+        session._clear_cookie = True
+
+    async def reload(self, session: Session) -> None:
+        now = time.time()
+        record = None
+        if session._stored:
+            record = await self.call("load", self.store.load(session.key), session._handler)
+        loaded = None
+        if record is not None:
+            loaded = await self._inflate(record, session.id, session.key, session._handler, now)
+        if loaded is None:
+            self._reset(session, now)
+            return
+        for name in Session.__slots__:
+            setattr(session, name, getattr(loaded, name))
+
+    async def save(self, session: Session) -> None:
+        commit = self.plan(session, force=True)
+        await commit.run()
+        header = commit.cookie_header()
+        if header is not None:
+            session._handler._queue_session_cookie(header)
+
+    # -- commit -----------------------------------------------------------------
+
+    def plan(self, session: Session, *, force: bool = False) -> Commit:
+        """Decide, at the end of a request, what to write and which cookie to send.
+
+        Serializes what changed (raising SerializationError before anything is
+        written); does no I/O.  ``force`` (``save()``) writes the whole record.
+        """
+        options = self.options
+        commit = Commit(self, session)
+        changes = session.changes()
+        now = time.time()
+        if not session._stored:
+            if (
+                force or changes or session._meta_changed or session._loaded
+                or options.save_uninitialized
+            ):
+                commit.whole(changes, self.expiry(session, now))
+                commit.cookie = "set"
+            elif session._clear_cookie:
+                commit.cookie = "clear"
+            return commit
+        if options.unset == "destroy" and not session._values and session._loaded:
+            commit.operation = "destroy"
+            commit.cookie = "clear"
+            return commit
+        expires = self.expiry(session, now)
+        persistent_or_rolling = "set" if self.persistent(session) or options.rolling else None
+        if force or changes or session._meta_changed or options.resave:
+            if force or options.resave or "save_changes" not in self.store.capabilities:
+                commit.whole(changes, expires)
+            else:
+                commit.operation = "save_changes"
+                commit.changes = changes
+                commit.expires_at = expires
+            commit.cookie = persistent_or_rolling
+        elif session._touch_requested or (
+            expires > session.expires_at and expires - session.expires_at >= options.touch_after
+        ):
+            if "touch" in self.store.capabilities:
+                commit.operation = "touch"
+                commit.expires_at = expires
+            else:
+                commit.whole(changes, expires)
+            commit.cookie = persistent_or_rolling
+        elif options.rolling:
+            commit.cookie = "set"
+        return commit
+
+    def cookie_header(self, session: Session, kind: str) -> str:
+        """The ``Set-Cookie`` value that sets (``"set"``) or clears the session cookie."""
+        secure = self._secure(session._handler)
+        if kind == "clear":
+            return self.cookie.clear(secure=secure)
+        max_age = None
+        if self.persistent(session):
+            max_age = int(session.expires_at - time.time())
+        return self.cookie.set(self.signer.sign(session.id), max_age=max_age, secure=secure)
+
+    def _secure(self, handler: Any) -> bool:
+        setting = self.options.cookie_secure
+        request = handler.request
+        https = request.protocol == "https"
+        if not https and self.options.trust_proxy:
+            forwarded = request.headers.get("X-Forwarded-Proto", "")
+            https = forwarded.split(",", 1)[0].strip().lower() == "https"
+        if setting == "auto":
+            return https
+        if setting and not https and not self._warned_insecure:
+            self._warned_insecure = True
+            log.warning(
+                "sending a Secure session cookie over plain http (%s): browsers other than "
+                "for localhost will drop it, so sessions will not stick; serve over https, "
+                "run HTTPServer(xheaders=True) or set trust_proxy=True behind a TLS proxy, "
+                "or use cookie_secure='auto'",
+                request.host,
+            )
+        return bool(setting)
+
+
+class Commit:
+    """What one commit will do: a store operation (or none) and a cookie (or none)."""
+
+    __slots__ = ("changes", "cookie", "expires_at", "fields", "operation", "runtime", "session")
+
+    def __init__(self, runtime: SessionRuntime, session: Session) -> None:
+        self.runtime = runtime
+        self.session = session
+        #: None, "save", "save_changes", "touch" or "destroy"
+        self.operation: str | None = None
+        #: None, "set" or "clear"
+        self.cookie: str | None = None
+        self.fields: Mapping[str, bytes] = session._loaded
+        self.changes: Changes | None = None
+        self.expires_at = session.expires_at
+
+    def whole(self, changes: Changes, expires_at: float) -> None:
+        """Write the whole record: the loaded fields with this request's changes applied."""
+        fields = self.session._loaded
+        if changes:
+            merged = dict(fields)
+            merged.update(changes.updated)
+            for name in changes.deleted:
+                merged.pop(name, None)
+            fields = merged
+        self.operation = "save"
+        self.fields = fields
+        self.expires_at = expires_at
+
+    async def run(self) -> None:
+        """Perform the store operation; on success the session matches the store."""
+        runtime, session, operation = self.runtime, self.session, self.operation
+        if operation is None:
+            return
+        store, handler, key = runtime.store, session._handler, session.key
+        meta = _pack_meta(session.created_at, session._max_age)
+        if operation == "save":
+            record = Record(self.fields, meta, self.expires_at)
+            await runtime.call("save", store.save(key, record), handler)
+        elif operation == "save_changes":
+            assert self.changes is not None
+            applied = await runtime.call(
+                "save_changes", store.save_changes(key, self.changes, meta, self.expires_at),
+                handler,
+            )
+            if not applied:
+                return self._vanished()
+            fields = dict(session._loaded)
+            fields.update(self.changes.updated)
+            for name in self.changes.deleted:
+                fields.pop(name, None)
+            self.fields = fields
+        elif operation == "touch":
+            touched = await runtime.call("touch", store.touch(key, self.expires_at), handler)
+            if not touched:
+                return self._vanished()
+        else:
+            await runtime.call("destroy", store.destroy(key), handler)
+            session._stored = False
+            session._clear_cookie = True
+            runtime.notify("tornado_sessions_session_destroyed", session=session, handler=handler)
+            return
+        was_new = not session._stored
+        session._mark_clean(self.fields)
+        session.expires_at = self.expires_at
+        session._clear_cookie = False
+        if operation != "touch":
+            if was_new:
+                runtime.notify("tornado_sessions_session_created", session=session, handler=handler)
+            runtime.notify("tornado_sessions_session_saved", session=session, handler=handler)
+
+    def _vanished(self) -> None:
+        # Destroyed (or expired) by another request while this one ran: a delta or
+        # touch must not bring it back.  Drop the write and the browser's cookie.
+        log.info("session %s was destroyed concurrently; this request's changes are dropped",
+                 log_id(self.session.id))
+        self.session._stored = False
+        self.cookie = "clear"
+
+    def cookie_header(self) -> str | None:
+        """The ``Set-Cookie`` value to send after :meth:`run` succeeded, if any."""
+        if self.cookie is None:
+            return None
+        return self.runtime.cookie_header(self.session, self.cookie)
