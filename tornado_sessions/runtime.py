@@ -321,7 +321,8 @@ class SessionRuntime:
                 commit.operation = "save_changes"
                 commit.changes = changes
                 commit.expires_at = expires
-            commit.cookie = persistent_or_rolling
+            # A lifetime change always re-sends: the browser must learn the new one.
+            commit.cookie = "set" if session._meta_changed else persistent_or_rolling
         elif session._touch_requested or (
             expires > session.expires_at and expires - session.expires_at >= options.touch_after
         ):

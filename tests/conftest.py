@@ -1,0 +1,171 @@
+"""Shared fixtures for the core tests: a cookie-keeping HTTP client and a counting store.
+
+Every HTTP test runs a real Tornado server (pytest-tornado's ``http_server``) and
+talks to it over a real socket; cookies are read from real ``Set-Cookie`` headers.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from http.cookies import SimpleCookie
+from typing import Any
+
+import pytest
+import tornado.httpclient
+import tornado.web
+
+from tornado_sessions import Changes, MemoryStore, Record, SessionOptions
+
+SECRET = "s" * 32
+
+
+class CountingStore(MemoryStore):
+    """A memory store that counts calls by method and remembers the deltas it was given."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.calls: Counter[str] = Counter()
+        self.deltas: list[Changes] = []
+        self.fail: set[str] = set()
+
+    def _enter(self, name: str) -> None:
+        self.calls[name] += 1
+        if name in self.fail:
+            raise ConnectionError(f"simulated {name} failure")
+
+    async def load(self, key: str) -> Record | None:
+        self._enter("load")
+        return await super().load(key)
+
+    async def save(self, key: str, record: Record) -> None:
+        self._enter("save")
+        await super().save(key, record)
+
+    async def destroy(self, key: str) -> None:
+        self._enter("destroy")
+        await super().destroy(key)
+
+    async def touch(self, key: str, expires_at: float) -> bool:
+        self._enter("touch")
+        return await super().touch(key, expires_at)
+
+    async def save_changes(self, key: str, changes: Changes, meta: bytes, expires_at: float) -> bool:
+        self._enter("save_changes")
+        self.deltas.append(changes)
+        return await super().save_changes(key, changes, meta, expires_at)
+
+    def total(self) -> int:
+        return sum(self.calls.values())
+
+
+class Response:
+    """What a test looks at: status, body, and the parsed ``Set-Cookie`` headers."""
+
+    def __init__(self, response: tornado.httpclient.HTTPResponse, name: str) -> None:
+        self.code = response.code
+        self.body = response.body
+        self.headers = response.headers
+        self.raw_cookies = [
+            h for h in response.headers.get_list("Set-Cookie") if h.startswith(f"{name}=")
+        ]
+        self.cookie: dict[str, str] | None = None
+        if self.raw_cookies:
+            assert len(self.raw_cookies) == 1, self.raw_cookies
+            self.cookie = parse_set_cookie(self.raw_cookies[0])
+
+    def json(self) -> Any:
+        import json
+
+        return json.loads(self.body)
+
+
+def parse_set_cookie(header: str) -> dict[str, str]:
+    """``{"value": ..., "max-age": ..., "httponly": "", ...}`` with lower-cased attribute names."""
+    first, *attributes = header.split(";")
+    result = {"value": first.split("=", 1)[1]}
+    for attribute in attributes:
+        key, _, value = attribute.strip().partition("=")
+        result[key.lower()] = value
+    return result
+
+
+class Client:
+    """A minimal browser: keeps the session cookie it is sent and sends it back."""
+
+    def __init__(self, base_url: str, name: str = "sessionid") -> None:
+        self.base_url = base_url
+        self.name = name
+        self.value: str | None = None
+        self.http = tornado.httpclient.AsyncHTTPClient()
+
+    async def fetch(self, path: str, *, method: str = "GET", body: str | None = None,
+                    headers: dict[str, str] | None = None, cookie: str | None = None) -> Response:
+        headers = dict(headers or {})
+        value = cookie if cookie is not None else self.value
+        if value is not None:
+            headers["Cookie"] = f"{self.name}={value}"
+        if method == "POST" and body is None:
+            body = ""
+        response = await self.http.fetch(
+            self.base_url + path, method=method, body=body, headers=headers,
+            raise_error=False, follow_redirects=False,
+        )
+        result = Response(response, self.name)
+        if result.cookie is not None:
+            morsel = result.cookie
+            self.value = None if morsel.get("max-age") == "0" else morsel["value"]
+        return result
+
+
+def cookie_value(header: str) -> str:
+    jar: SimpleCookie = SimpleCookie()
+    jar.load(header)
+    return next(iter(jar.values())).value
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "options(**kwargs): SessionOptions for the test's app")
+    config.addinivalue_line("markers", "store_class(cls): the CountingStore subclass to use")
+
+
+@pytest.fixture
+def store(request: pytest.FixtureRequest) -> CountingStore:
+    marker = request.node.get_closest_marker("store_class")
+    cls = marker.args[0] if marker else CountingStore
+    return cls()  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def options_kwargs(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """SessionOptions keyword arguments from the test's ``@pytest.mark.options(...)``."""
+    marker = request.node.get_closest_marker("options")
+    return dict(marker.kwargs) if marker else {}
+
+
+@pytest.fixture
+def handlers() -> list[Any]:
+    from tests.handlers import HANDLERS
+
+    return HANDLERS
+
+
+@pytest.fixture
+def app(store: CountingStore, options_kwargs: dict[str, Any],
+        handlers: list[Any]) -> tornado.web.Application:
+    kwargs: dict[str, Any] = {"secret": SECRET, "store": store, **options_kwargs}
+    return tornado.web.Application(handlers, sessions=SessionOptions(**kwargs))
+
+
+@pytest.fixture
+def client(http_server: Any, base_url: str, options_kwargs: dict[str, Any]) -> Client:
+    return Client(base_url, options_kwargs.get("name", "sessionid"))
+
+
+@pytest.fixture
+def runtime(app: tornado.web.Application) -> Callable[[], Any]:
+    from tornado_sessions.runtime import runtime_for
+
+    return lambda: runtime_for(app)
+
+
