@@ -25,7 +25,10 @@ code   type                        payload
 
 Dictionary keys must be strings (as in JSON), so that decoding can refuse other
 keys (``strict_map_key``); other keys, and any other type, fail at save time with :class:`~tornado_sessions.errors.SerializationError`.
-Decoding refuses input over ``max_bytes`` and unknown extension codes.
+Decoding refuses input over ``max_bytes``, unknown extension codes, and extension
+values nested more than :data:`MAX_EXT_DEPTH` deep (each level recurses through
+msgpack's C decoder, so unbounded nesting could overflow the C stack); encoding
+refuses the same depth, so nothing is written that could not be read back.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ import decimal
 import json
 import uuid
 from collections.abc import Callable
+from functools import partial
 from typing import Any, Protocol, runtime_checkable
 
 import msgpack
@@ -61,6 +65,7 @@ class Serializer(Protocol):
 
 
 _DATETIME, _DATE, _UUID, _DECIMAL, _SET, _TUPLE, _FROZENSET, _TIMEDELTA = range(1, 9)
+_CONTAINER_CODES: dict[type, int] = {tuple: _TUPLE, set: _SET, frozenset: _FROZENSET}
 
 
 _CONTAINERS = (dict, list, tuple, set, frozenset)
@@ -83,24 +88,21 @@ def _check_dict_keys(value: Any) -> None:
             pending.extend(m for m in item if type(m) in _CONTAINERS)
 
 
+#: Extension values nest inside each other (a tuple of sets of tuples...) at most this deep.
+MAX_EXT_DEPTH = 32
+
+
 class MsgpackSerializer:
     """msgpack with a fixed set of extension types (see the module docstring)."""
 
     def __init__(self, *, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         self.max_bytes = max_bytes
-        self._packer = msgpack.Packer(default=self._encode_ext, use_bin_type=True, strict_types=True)
-        self._decoders: dict[int, Callable[[bytes], Any]] = {
-            _DATETIME: lambda b: datetime.datetime.fromisoformat(b.decode()),
-            _DATE: lambda b: datetime.date.fromisoformat(b.decode()),
-            _UUID: lambda b: uuid.UUID(bytes=b),
-            _DECIMAL: lambda b: decimal.Decimal(b.decode()),
-            _SET: lambda b: set(self._unpack(b)),
-            _TUPLE: lambda b: tuple(self._unpack(b)),
-            _FROZENSET: lambda b: frozenset(self._unpack(b)),
-            _TIMEDELTA: lambda b: datetime.timedelta(*self._unpack(b)),
-        }
+        self._packer = msgpack.Packer(
+            default=partial(self._encode_ext, 1), use_bin_type=True, strict_types=True
+        )
+        self._top_ext_hook = partial(self._decode_ext, 1)
 
-    def _encode_ext(self, obj: Any) -> Any:
+    def _encode_ext(self, depth: int, obj: Any) -> Any:
         # With strict_types, every non-exact type comes here: tuples, and
         # subclasses of the native types.  datetime is a subclass of date, so first.
         kind = type(obj)
@@ -108,26 +110,27 @@ class MsgpackSerializer:
             return msgpack.ExtType(_DATETIME, obj.isoformat().encode())
         if kind is datetime.date:
             return msgpack.ExtType(_DATE, obj.isoformat().encode())
-        if kind is tuple:
-            return msgpack.ExtType(_TUPLE, self._pack_nested(list(obj)))
-        if kind is set:
-            return msgpack.ExtType(_SET, self._pack_nested(list(obj)))
-        if kind is frozenset:
-            return msgpack.ExtType(_FROZENSET, self._pack_nested(list(obj)))
         if kind is uuid.UUID:
             return msgpack.ExtType(_UUID, obj.bytes)
         if kind is decimal.Decimal:
             return msgpack.ExtType(_DECIMAL, str(obj).encode())
+        code = _CONTAINER_CODES.get(kind)
+        if code is not None:
+            return msgpack.ExtType(code, self._pack_nested(depth, list(obj)))
         if kind is datetime.timedelta:
             return msgpack.ExtType(
-                _TIMEDELTA, self._pack_nested([obj.days, obj.seconds, obj.microseconds])
+                _TIMEDELTA, self._pack_nested(depth, [obj.days, obj.seconds, obj.microseconds])
             )
-        raise TypeError(f"cannot serialize {kind.__module__}.{kind.__qualname__} with msgpack")
+        raise TypeError(f"unsupported type {kind.__module__}.{kind.__qualname__}")
 
-    def _pack_nested(self, value: Any) -> bytes:
-        # The shared packer is busy with the outer value; a nested one is needed.
+    def _pack_nested(self, depth: int, value: Any) -> bytes:
+        # Each extension payload is packed on its own (the shared packer is busy
+        # with the outer value), so nesting recurses through C; bound it.
+        if depth >= MAX_EXT_DEPTH:
+            raise ValueError(f"tuples/sets nested more than {MAX_EXT_DEPTH} deep")
         packed: bytes = msgpack.packb(
-            value, default=self._encode_ext, use_bin_type=True, strict_types=True
+            value, default=partial(self._encode_ext, depth + 1), use_bin_type=True,
+            strict_types=True,
         )
         return packed
 
@@ -142,30 +145,44 @@ class MsgpackSerializer:
             raise SerializationError(f"cannot serialize with msgpack: {exc}") from exc
         return data
 
-    def _unpack(self, data: bytes) -> Any:
+    def _unpack(self, data: bytes, ext_hook: Callable[[int, bytes], Any]) -> Any:
         return msgpack.unpackb(
-            data,
-            raw=False,
-            strict_map_key=True,
-            use_list=True,
-            ext_hook=self._decode_ext,
+            data, raw=False, strict_map_key=True, use_list=True, ext_hook=ext_hook
         )
 
-    def _decode_ext(self, code: int, data: bytes) -> Any:
-        decoder = self._decoders.get(code)
-        if decoder is None:
-            raise ValueError(f"unknown msgpack extension type {code}")
-        return decoder(data)
+    def _decode_ext(self, depth: int, code: int, data: bytes) -> Any:
+        if code in (_SET, _TUPLE, _FROZENSET, _TIMEDELTA):
+            if depth >= MAX_EXT_DEPTH:
+                raise ValueError(f"extension types nested more than {MAX_EXT_DEPTH} deep")
+            items = self._unpack(data, partial(self._decode_ext, depth + 1))
+            if not isinstance(items, list):
+                raise ValueError(f"extension type {code} does not hold an array")
+            if code == _SET:
+                return set(items)
+            if code == _TUPLE:
+                return tuple(items)
+            if code == _FROZENSET:
+                return frozenset(items)
+            return datetime.timedelta(*items)
+        if code == _DATETIME:
+            return datetime.datetime.fromisoformat(data.decode())
+        if code == _DATE:
+            return datetime.date.fromisoformat(data.decode())
+        if code == _UUID:
+            return uuid.UUID(bytes=data)
+        if code == _DECIMAL:
+            return decimal.Decimal(data.decode())
+        raise ValueError(f"unknown msgpack extension type {code}")
 
     def loads(self, data: bytes) -> Any:
         """Decode bytes made by :meth:`dumps`; :class:`ValueError` for anything else."""
         if len(data) > self.max_bytes:
             raise ValueError(f"serialized value of {len(data)} bytes exceeds {self.max_bytes}")
         try:
-            return self._unpack(data)
+            return self._unpack(data, self._top_ext_hook)
         except ValueError:
             raise
-        except Exception as exc:  # msgpack raises a few non-ValueError types on bad input
+        except Exception as exc:  # msgpack and the constructors raise other types too
             raise ValueError(f"corrupt msgpack data: {exc}") from exc
 
 
