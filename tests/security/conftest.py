@@ -1,0 +1,239 @@
+"""Shared fixtures of the security and reliability suites (tests/security/).
+
+Owns: the test application (a handful of session handlers), its MemoryStore, the
+signing secret, a small HTTP client that reads session cookies from the real
+``Set-Cookie`` headers, a store spy, and the quick/full switch of the slow suites
+(``TORNADO_SESSIONS_FULL=1`` selects the full form).
+
+Test modules run in pytest's importlib mode and cannot import each other, so
+everything shared is handed out as a fixture.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import tornado.web
+from tornado.httpclient import AsyncHTTPClient, HTTPResponse
+
+from tornado_sessions import MemoryStore, SessionMixin, SessionOptions, Store
+from tornado_sessions.ids import store_key
+from tornado_sessions.signing import Signer
+
+SECRET = "security-suite-secret-0123456789abcdef"
+OLD_SECRET = "security-suite-old-secret-0123456789ab"
+NAME = "sessionid"
+
+#: ``TORNADO_SESSIONS_FULL=1`` runs the slow suites in their full form.
+FULL = os.environ.get("TORNADO_SESSIONS_FULL", "") not in ("", "0")
+
+
+class Peek(SessionMixin, tornado.web.RequestHandler):
+    """Reads the session and reports it; changes nothing."""
+
+    async def get(self) -> None:
+        session = await self.get_session()
+        self.write({"id": session.id, "new": session.is_new, "data": dict(session)})
+
+
+class Put(SessionMixin, tornado.web.RequestHandler):
+    """Sets every query argument as a session key (string values)."""
+
+    async def get(self) -> None:
+        session = await self.get_session()
+        for name in self.request.arguments:
+            session[name] = self.get_argument(name)
+        self.write({"id": session.id, "new": session.is_new, "data": dict(session)})
+
+
+class Login(SessionMixin, tornado.web.RequestHandler):
+    """Regenerates the id, then stores the user: what the docs tell apps to do."""
+
+    async def get(self) -> None:
+        session = await self.get_session()
+        await session.regenerate()
+        session["user"] = self.get_argument("user", "alice")
+        self.write({"id": session.id, "new": session.is_new, "data": dict(session)})
+
+
+class Logout(SessionMixin, tornado.web.RequestHandler):
+    """Destroys the session."""
+
+    async def get(self) -> None:
+        session = await self.get_session()
+        await session.destroy()
+        self.write({"id": session.id, "new": session.is_new, "data": dict(session)})
+
+
+class Health(SessionMixin, tornado.web.RequestHandler):
+    """Never asks for the session."""
+
+    def get(self) -> None:
+        self.write("ok")
+
+
+HANDLERS: list[Any] = [
+    (r"/peek", Peek),
+    (r"/put", Put),
+    (r"/login", Login),
+    (r"/logout", Logout),
+    (r"/health", Health),
+]
+
+
+class SpyStore(MemoryStore):
+    """A MemoryStore that counts calls per operation (the brute-force and flood suites)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.calls: dict[str, int] = {}
+
+    def _count(self, name: str) -> None:
+        self.calls[name] = self.calls.get(name, 0) + 1
+
+    async def load(self, key: str) -> Any:
+        self._count("load")
+        return await super().load(key)
+
+    async def save(self, key: str, record: Any) -> None:
+        self._count("save")
+        await super().save(key, record)
+
+    async def destroy(self, key: str) -> None:
+        self._count("destroy")
+        await super().destroy(key)
+
+    async def touch(self, key: str, expires_at: float) -> bool:
+        self._count("touch")
+        return await super().touch(key, expires_at)
+
+    async def save_changes(self, key: str, changes: Any, meta: bytes, expires_at: float) -> bool:
+        self._count("save_changes")
+        return await super().save_changes(key, changes, meta, expires_at)
+
+
+@dataclass
+class Reply:
+    """One HTTP response, with the session cookie read from its Set-Cookie headers."""
+
+    status: int
+    headers: Any
+    body: bytes
+    set_cookies: list[str] = field(default_factory=list)
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    def _ours(self) -> list[str]:
+        return [h for h in self.set_cookies if h.split("=", 1)[0].strip() == NAME]
+
+    @property
+    def session_cookie(self) -> str | None:
+        """The value our Set-Cookie sets, ``None`` if it sets none (or clears it)."""
+        ours = self._ours()
+        assert len(ours) <= 1, f"more than one Set-Cookie for {NAME}: {ours}"
+        if not ours:
+            return None
+        value = ours[0].split(";", 1)[0].split("=", 1)[1]
+        return value or None
+
+    @property
+    def cookie_attributes(self) -> dict[str, str]:
+        """Attributes of our Set-Cookie, lower-cased names (flags map to ``""``)."""
+        ours = self._ours()
+        assert len(ours) == 1, f"expected one Set-Cookie for {NAME}: {ours}"
+        attributes = {}
+        for part in ours[0].split(";")[1:]:
+            key, _, value = part.strip().partition("=")
+            attributes[key.lower()] = value
+        return attributes
+
+    @property
+    def clears_cookie(self) -> bool:
+        ours = self._ours()
+        return bool(ours) and ours[0].split(";", 1)[0].split("=", 1)[1] == ""
+
+
+class Client:
+    """A thin wrapper over AsyncHTTPClient: real requests, cookies from real headers."""
+
+    def __init__(self, http_client: AsyncHTTPClient, base_url: str) -> None:
+        self.http_client = http_client
+        self.base_url = base_url
+
+    async def get(
+        self,
+        path: str,
+        *,
+        cookie: str | None = None,
+        headers: dict[str, str] | None = None,
+        method: str = "GET",
+        body: str | None = None,
+        raw_cookie_header: str | None = None,
+        request_timeout: float = 20.0,
+    ) -> Reply:
+        all_headers = dict(headers or {})
+        if raw_cookie_header is not None:
+            all_headers["Cookie"] = raw_cookie_header
+        elif cookie is not None:
+            all_headers["Cookie"] = f"{NAME}={cookie}"
+        response: HTTPResponse = await self.http_client.fetch(
+            self.base_url + path,
+            method=method,
+            body=body,
+            headers=all_headers,
+            raise_error=False,
+            follow_redirects=False,
+            request_timeout=request_timeout,
+        )
+        if response.code == 599:
+            raise AssertionError(f"no HTTP response for {path}: {response.error!r}")
+        return Reply(
+            response.code,
+            response.headers,
+            response.body or b"",
+            response.headers.get_list("Set-Cookie"),
+        )
+
+
+@pytest.fixture
+def store() -> MemoryStore:
+    return SpyStore()
+
+
+@pytest.fixture
+def session_options(store: Store) -> SessionOptions:
+    return SessionOptions(secret=SECRET, store=store)
+
+
+@pytest.fixture
+def app(session_options: SessionOptions) -> tornado.web.Application:
+    return tornado.web.Application(HANDLERS, sessions=session_options)
+
+
+@pytest.fixture
+def client(http_client: AsyncHTTPClient, base_url: str) -> Client:
+    return Client(http_client, base_url)
+
+
+@pytest.fixture
+def sign() -> Callable[[str], str]:
+    """Signs an id exactly as the app does (default secret and cookie name)."""
+    return Signer([SECRET.encode()], NAME).sign
+
+
+@pytest.fixture
+def key_of() -> Callable[[str], str]:
+    """The store key of an id (``hash_ids`` on, the default)."""
+    return lambda session_id: store_key(session_id, True)
+
+
+@pytest.fixture
+def full() -> bool:
+    return FULL

@@ -1,0 +1,99 @@
+"""Observer hooks and scheme resolution through the plugin manager."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import pytest
+
+from tests.conftest import Client, CountingStore
+from tornado_sessions import ConfigurationError, MemoryStore, create_store, get_plugin_manager
+from tornado_sessions.hooks import StoreFactory, hookimpl
+from tornado_sessions.session import Session
+
+
+class Recorder:
+    """An observer plugin that records every lifecycle event."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str]] = []
+
+    @hookimpl
+    def tornado_sessions_session_created(self, session: Session, handler: Any) -> None:
+        self.events.append(("created", handler.request.path))
+
+    @hookimpl
+    def tornado_sessions_session_loaded(self, session: Session, handler: Any) -> None:
+        self.events.append(("loaded", handler.request.path))
+
+    @hookimpl
+    def tornado_sessions_session_saved(self, session: Session, handler: Any) -> None:
+        self.events.append(("saved", handler.request.path))
+
+    @hookimpl
+    def tornado_sessions_session_destroyed(self, session: Session, handler: Any) -> None:
+        self.events.append(("destroyed", handler.request.path))
+
+    @hookimpl
+    def tornado_sessions_store_error(self, error: BaseException, operation: str,
+                                     handler: Any) -> None:
+        self.events.append((f"store_error:{operation}", handler.request.path))
+
+
+@pytest.fixture
+def recorder() -> Iterator[Recorder]:
+    plugin = Recorder()
+    manager = get_plugin_manager()
+    manager.register(plugin)
+    yield plugin
+    manager.unregister(plugin)
+
+
+@pytest.mark.gen_test
+async def test_lifecycle_hooks_see_every_event(
+    client: Client, store: CountingStore, recorder: Recorder
+) -> None:
+    await client.fetch("/set?a=1")
+    await client.fetch("/get")
+    await client.fetch("/regenerate")
+    await client.fetch("/destroy")
+    await client.fetch("/set?b=1")
+    store.fail.add("load")
+    await client.fetch("/get")
+    assert recorder.events == [
+        ("created", "/set"), ("saved", "/set"),
+        ("loaded", "/get"),
+        ("loaded", "/regenerate"), ("destroyed", "/regenerate"),
+        ("created", "/regenerate"), ("saved", "/regenerate"),
+        ("loaded", "/destroy"), ("destroyed", "/destroy"),
+        ("created", "/set"), ("saved", "/set"),
+        ("store_error:load", "/get"),
+    ]
+
+
+def test_memory_scheme_resolves_through_the_builtin_plugin() -> None:
+    store = create_store("memory://?max_entries=5")
+    assert isinstance(store, MemoryStore) and store.max_entries == 5
+
+
+def test_unknown_scheme_names_the_known_ones() -> None:
+    with pytest.raises(ConfigurationError, match=r"memory://"):
+        create_store("nosuch://x")
+
+
+class Clash:
+    @hookimpl
+    def tornado_sessions_add_stores(self) -> Mapping[str, StoreFactory]:
+        return {"memory": lambda url, *, timeout: MemoryStore()}
+
+
+def test_two_plugins_claiming_one_scheme_is_a_configuration_error() -> None:
+    manager = get_plugin_manager()
+    plugin = Clash()
+    manager.register(plugin, name="clash")
+    try:
+        with pytest.raises(ConfigurationError, match="claimed by both"):
+            create_store("memory://")
+    finally:
+        manager.unregister(plugin)

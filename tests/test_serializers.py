@@ -1,0 +1,108 @@
+"""msgpack and JSON serializers, and what the core does with a record it cannot decode."""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import uuid
+from typing import Any
+
+import msgpack
+import pytest
+
+from tests.conftest import Client, CountingStore
+from tornado_sessions import JSONSerializer, MsgpackSerializer, Record, SerializationError
+
+VALUES: list[Any] = [
+    None, True, False, 0, -(2**63), 2**64 - 1, 1.5, "", "ünïcode", b"\x00bytes",
+    [1, [2, [3]]], {"nested": {"dict": [1, "two"]}},
+    datetime.datetime(2026, 11, 26, 12, 30, 15, 123456, tzinfo=datetime.timezone.utc),
+    datetime.datetime(2026, 11, 26, 12, 30, tzinfo=datetime.timezone(datetime.timedelta(hours=5, minutes=30))),
+    datetime.datetime(2026, 11, 26, 12, 30),
+    datetime.date(2026, 11, 26),
+    uuid.UUID("12345678-1234-5678-1234-567812345678"),
+    decimal.Decimal("12.3400"),
+    {1, 2, 3}, frozenset({"a"}), (1, "two", (3.0,)), datetime.timedelta(days=2, seconds=5),
+    {"mixed": [(1, 2), {3}, {"when": datetime.date(2020, 1, 1)}]},
+]
+
+
+@pytest.mark.parametrize("value", VALUES, ids=repr)
+def test_msgpack_round_trips_the_types_sessions_hold(value: Any) -> None:
+    serializer = MsgpackSerializer()
+    decoded = serializer.loads(serializer.dumps(value))
+    assert decoded == value and type(decoded) is type(value)
+    if isinstance(value, datetime.datetime):
+        assert decoded.tzinfo == value.tzinfo
+
+
+@pytest.mark.parametrize(
+    "value", [object(), {1: "int key"}, [{"a": {(1,): 2}}], 2**70, lambda: 1, type("X", (str,), {})("s")]
+)
+def test_msgpack_refuses_other_types_at_save_time(value: Any) -> None:
+    with pytest.raises(SerializationError):
+        MsgpackSerializer().dumps(value)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\xc1",  # never-used byte
+        b"\x92\x01",  # truncated array
+        msgpack.packb(msgpack.ExtType(99, b"x")),  # unknown extension
+        msgpack.packb(msgpack.ExtType(3, b"short")),  # bad UUID
+        msgpack.packb(msgpack.ExtType(1, b"not a date")),
+        msgpack.packb({1: 2}),  # non-str key
+        b"\xdd\xff\xff\xff\xff",  # array claiming 4 G items
+        b"\x91" * 100_000 + b"\x90",  # 100,000 levels of nesting
+    ],
+)
+def test_msgpack_refuses_corrupt_or_hostile_bytes_with_value_error(data: bytes) -> None:
+    with pytest.raises(ValueError):
+        MsgpackSerializer().loads(data)
+
+
+def test_msgpack_refuses_input_over_max_bytes() -> None:
+    serializer = MsgpackSerializer(max_bytes=100)
+    with pytest.raises(ValueError, match="exceeds"):
+        serializer.loads(serializer.dumps("x" * 200))
+
+
+def test_json_serializer_round_trips_plain_values_and_refuses_others() -> None:
+    serializer = JSONSerializer()
+    assert serializer.loads(serializer.dumps({"a": [1, "b", None]})) == {"a": [1, "b", None]}
+    with pytest.raises(SerializationError):
+        serializer.dumps({"when": datetime.date.today()})
+    with pytest.raises(ValueError):
+        serializer.loads(b"{not json")
+
+
+@pytest.mark.gen_test
+async def test_corrupt_record_gives_a_fresh_session_and_a_log_line(
+    client: Client, store: CountingStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    await client.fetch("/set?user=alice")
+    ((key, record),) = store._records.items()
+    store._records[key] = Record({"user": b"\xc1garbage"}, record.meta, record.expires_at)
+    response = await client.fetch("/get")
+    assert response.code == 200
+    assert response.json()["data"] == {} and response.json()["new"] is True
+    assert "corrupt session record" in caplog.text
+    assert key not in store._records
+
+
+@pytest.mark.gen_test
+async def test_corrupt_meta_gives_a_fresh_session(client: Client, store: CountingStore) -> None:
+    await client.fetch("/set?user=alice")
+    ((key, record),) = store._records.items()
+    store._records[key] = Record(record.fields, b"\x93\x09\x00\x00", record.expires_at)
+    assert (await client.fetch("/get")).json()["new"] is True
+
+
+@pytest.mark.gen_test
+@pytest.mark.options(serializer="json")
+async def test_json_serializer_by_name(client: Client, store: CountingStore) -> None:
+    await client.fetch("/set?user=alice")
+    (record,) = store._records.values()
+    assert record.fields == {"user": b'"alice"'}
+    assert (await client.fetch("/get")).json()["data"] == {"user": "alice"}
