@@ -10,7 +10,7 @@ FERRETDB_VERSION := v1.24.2
 export PATH := $(CURDIR)/$(BIN):$(GOBIN):$(PATH)
 
 PACKAGES := -e . -e plugins/tornado-sessions-redis -e plugins/tornado-sessions-mongo
-TYPED := tornado_sessions plugins/tornado-sessions-redis/tornado_sessions_redis \
+TYPED := tornado_sessions examples/app.py plugins/tornado-sessions-redis/tornado_sessions_redis \
          plugins/tornado-sessions-mongo/tornado_sessions_mongo
 
 .PHONY: demo test install system-deps lint typecheck pytest bench clean

@@ -21,6 +21,7 @@ import asyncio
 import html
 import os
 import ssl
+from typing import Any
 
 import tornado.web
 
@@ -45,7 +46,9 @@ LOGIN_FORM = """
 
 WELCOME = """
 <p>Logged in as <b id="who">{user}</b>. Visits this session: <span id="count">{count}</span></p>
-<form method="post" action="/logout">{xsrf}<button id="logout" type="submit">Log out</button></form>"""
+<form method="post" action="/logout">
+  {xsrf}<button id="logout" type="submit">Log out</button>
+</form>"""
 
 REMEMBER_ME = 30 * 24 * 3600
 
@@ -95,8 +98,9 @@ class Whoami(SessionMixin, tornado.web.RequestHandler):
 
     async def get(self) -> None:
         session = await self.get_session()
-        self.write({"user": session.get("user"), "count": session.get("count", 0),
-                    "new": session.is_new})
+        self.write(
+            {"user": session.get("user"), "count": session.get("count", 0), "new": session.is_new}
+        )
 
 
 class Health(SessionMixin, tornado.web.RequestHandler):
@@ -106,13 +110,18 @@ class Health(SessionMixin, tornado.web.RequestHandler):
         self.write("ok")
 
 
-def make_app(options: SessionOptions | None = None, **settings: object) -> tornado.web.Application:
+def make_app(options: SessionOptions | None = None, **settings: Any) -> tornado.web.Application:
     """The demo application; ``options`` default to the memory store."""
     if options is None:
         options = SessionOptions(secret=os.environ.get("SESSION_SECRET", "demo-secret-" * 4))
     return tornado.web.Application(
-        [(r"/", Home), (r"/login", Login), (r"/logout", Logout), (r"/whoami", Whoami),
-         (r"/health", Health)],
+        [
+            (r"/", Home),
+            (r"/login", Login),
+            (r"/logout", Logout),
+            (r"/whoami", Whoami),
+            (r"/health", Health),
+        ],
         sessions=options,
         xsrf_cookies=True,
         **settings,
@@ -124,8 +133,12 @@ async def main() -> None:
     parser.add_argument("--port", type=int, default=8888)
     parser.add_argument("--address", default="127.0.0.1")
     parser.add_argument("--store", default="memory://", help="a store URL, e.g. redis://...")
-    parser.add_argument("--https", nargs=2, metavar=("CERT", "KEY"),
-                        help="serve https with this certificate and key")
+    parser.add_argument(
+        "--https",
+        nargs=2,
+        metavar=("CERT", "KEY"),
+        help="serve https with this certificate and key",
+    )
     parser.add_argument("--cookie-name", default="sessionid")
     args = parser.parse_args()
     secure: bool | str = "auto"

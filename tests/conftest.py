@@ -50,7 +50,9 @@ class CountingStore(MemoryStore):
         self._enter("touch")
         return await super().touch(key, expires_at)
 
-    async def save_changes(self, key: str, changes: Changes, meta: bytes, expires_at: float) -> bool:
+    async def save_changes(
+        self, key: str, changes: Changes, meta: bytes, expires_at: float
+    ) -> bool:
         self._enter("save_changes")
         self.deltas.append(changes)
         return await super().save_changes(key, changes, meta, expires_at)
@@ -99,8 +101,15 @@ class Client:
         self.value: str | None = None
         self.http = tornado.httpclient.AsyncHTTPClient()
 
-    async def fetch(self, path: str, *, method: str = "GET", body: str | None = None,
-                    headers: dict[str, str] | None = None, cookie: str | None = None) -> Response:
+    async def fetch(
+        self,
+        path: str,
+        *,
+        method: str = "GET",
+        body: str | None = None,
+        headers: dict[str, str] | None = None,
+        cookie: str | None = None,
+    ) -> Response:
         headers = dict(headers or {})
         value = cookie if cookie is not None else self.value
         if value is not None:
@@ -108,8 +117,12 @@ class Client:
         if method == "POST" and body is None:
             body = ""
         response = await self.http.fetch(
-            self.base_url + path, method=method, body=body, headers=headers,
-            raise_error=False, follow_redirects=False,
+            self.base_url + path,
+            method=method,
+            body=body,
+            headers=headers,
+            raise_error=False,
+            follow_redirects=False,
         )
         result = Response(response, self.name)
         if result.cookie is not None:
@@ -151,8 +164,9 @@ def handlers() -> list[Any]:
 
 
 @pytest.fixture
-def app(store: CountingStore, options_kwargs: dict[str, Any],
-        handlers: list[Any]) -> tornado.web.Application:
+def app(
+    store: CountingStore, options_kwargs: dict[str, Any], handlers: list[Any]
+) -> tornado.web.Application:
     kwargs: dict[str, Any] = {"secret": SECRET, "store": store, **options_kwargs}
     return tornado.web.Application(handlers, sessions=SessionOptions(**kwargs))
 
@@ -167,5 +181,3 @@ def runtime(app: tornado.web.Application) -> Callable[[], Any]:
     from tornado_sessions.runtime import runtime_for
 
     return lambda: runtime_for(app)
-
-

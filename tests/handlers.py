@@ -150,9 +150,21 @@ class Fail(_Base):
 
 
 HANDLERS: list[Any] = [
-    (r"/health", Health), (r"/get", Get), (r"/set", Set), (r"/delete", Delete),
-    (r"/append", Append), (r"/regenerate", Regenerate), (r"/destroy", Destroy),
-    (r"/reload", Reload), (r"/save", Save), (r"/touch", Touch), (r"/max-age", MaxAge),
-    (r"/preloaded", Preloaded), (r"/not-loaded", NotLoaded), (r"/stream", Stream),
-    (r"/unserializable", Unserializable), (r"/redirect", Redirect), (r"/fail", Fail),
+    (r"/health", Health),
+    (r"/get", Get),
+    (r"/set", Set),
+    (r"/delete", Delete),
+    (r"/append", Append),
+    (r"/regenerate", Regenerate),
+    (r"/destroy", Destroy),
+    (r"/reload", Reload),
+    (r"/save", Save),
+    (r"/touch", Touch),
+    (r"/max-age", MaxAge),
+    (r"/preloaded", Preloaded),
+    (r"/not-loaded", NotLoaded),
+    (r"/stream", Stream),
+    (r"/unserializable", Unserializable),
+    (r"/redirect", Redirect),
+    (r"/fail", Fail),
 ]

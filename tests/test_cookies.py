@@ -47,7 +47,9 @@ async def test_bad_cookie_means_fresh_session_without_store_read(
 
 
 @pytest.mark.gen_test
-async def test_cookie_signed_for_another_name_is_refused(client: Client, store: CountingStore) -> None:
+async def test_cookie_signed_for_another_name_is_refused(
+    client: Client, store: CountingStore
+) -> None:
     other = Signer([SECRET.encode()], "othername").sign("a" * 43)
     response = await client.fetch("/get", cookie=other)
     assert response.json()["new"] is True
@@ -55,7 +57,9 @@ async def test_cookie_signed_for_another_name_is_refused(client: Client, store: 
 
 
 @pytest.mark.gen_test
-async def test_two_cookies_with_our_name_count_as_none(client: Client, store: CountingStore) -> None:
+async def test_two_cookies_with_our_name_count_as_none(
+    client: Client, store: CountingStore
+) -> None:
     good = await signed_in(client)
     store.calls.clear()
     response = await client.fetch(
@@ -79,7 +83,7 @@ async def test_secret_rotation_old_cookies_verify_new_ones_use_the_first_secret(
     old_cookie = await signed_in(client)  # signed with SECRET
     # Deploy a new secret in front of the old one (as a restart with new settings would).
     rotated = SessionOptions(secret=["n" * 32, SECRET], store=store)
-    setattr(app, "_tornado_sessions_runtime", SessionRuntime(rotated, rotated.secrets()))
+    app._tornado_sessions_runtime = SessionRuntime(rotated, rotated.secrets())
     response = await client.fetch("/set?more=1", cookie=old_cookie)
     assert response.json()["data"] == {"user": "alice", "more": "1"}
     assert response.cookie is not None
@@ -88,7 +92,7 @@ async def test_secret_rotation_old_cookies_verify_new_ones_use_the_first_secret(
     assert Signer([SECRET.encode()], "sessionid").unsign(new_value) is None
     # Once the old secret is dropped, the old cookie no longer verifies.
     dropped = SessionOptions(secret=["n" * 32], store=store)
-    setattr(app, "_tornado_sessions_runtime", SessionRuntime(dropped, dropped.secrets()))
+    app._tornado_sessions_runtime = SessionRuntime(dropped, dropped.secrets())
     assert (await client.fetch("/get", cookie=old_cookie)).json()["new"] is True
     assert (await client.fetch("/get", cookie=new_value)).json()["new"] is False
 

@@ -35,8 +35,12 @@ class Browser:
         if form is not None:
             body = urlencode({**form, "_xsrf": self.jar.get("_xsrf", "")})
         response = await self.http.fetch(
-            self.base_url + path, method="POST" if form is not None else "GET", body=body,
-            headers=headers, raise_error=False, follow_redirects=False,
+            self.base_url + path,
+            method="POST" if form is not None else "GET",
+            body=body,
+            headers=headers,
+            raise_error=False,
+            follow_redirects=False,
         )
         for header in response.headers.get_list("Set-Cookie"):
             name, value = header.split(";")[0].split("=", 1)

@@ -12,7 +12,9 @@ from tornado_sessions import Record
 from tornado_sessions.runtime import _pack_meta
 
 
-def age(store: CountingStore, *, expires_in: float | None = None, created_ago: float | None = None) -> None:
+def age(
+    store: CountingStore, *, expires_in: float | None = None, created_ago: float | None = None
+) -> None:
     """Rewrite the only stored record as if time had passed."""
     ((key, record),) = store._records.items()
     meta = record.meta
@@ -44,7 +46,9 @@ async def test_record_past_its_expiry_is_never_used_and_is_removed(
 
 @pytest.mark.gen_test
 @pytest.mark.options(absolute_timeout=3600, touch_after=0)
-async def test_absolute_timeout_ends_an_active_session(client: Client, store: CountingStore) -> None:
+async def test_absolute_timeout_ends_an_active_session(
+    client: Client, store: CountingStore
+) -> None:
     await client.fetch("/set?user=alice")
     age(store, created_ago=3601)
     response = await client.fetch("/get")

@@ -91,8 +91,11 @@ def hanging_app() -> tornado.web.Application:
 
 @pytest.mark.gen_test
 async def test_store_slower_than_store_timeout_is_a_503(
-    http_server: Any, base_url: str, app: tornado.web.Application,
-    hanging_app: tornado.web.Application, caplog: pytest.LogCaptureFixture,
+    http_server: Any,
+    base_url: str,
+    app: tornado.web.Application,
+    hanging_app: tornado.web.Application,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     app.settings["sessions"] = hanging_app.settings["sessions"]
     client = Client(base_url)
@@ -124,7 +127,9 @@ async def test_handler_exception_saves_nothing(client: Client, store: CountingSt
 
 
 @pytest.mark.gen_test
-async def test_write_is_done_before_a_redirect_is_sent(client: Client, store: CountingStore) -> None:
+async def test_write_is_done_before_a_redirect_is_sent(
+    client: Client, store: CountingStore
+) -> None:
     response = await client.fetch("/redirect")
     assert response.code == 302 and response.cookie is not None
     # The very next request sees the data: the write finished before the 302 went out.

@@ -36,8 +36,9 @@ class Recorder:
         self.events.append(("destroyed", handler.request.path))
 
     @hookimpl
-    def tornado_sessions_store_error(self, error: BaseException, operation: str,
-                                     handler: Any) -> None:
+    def tornado_sessions_store_error(
+        self, error: BaseException, operation: str, handler: Any
+    ) -> None:
         self.events.append((f"store_error:{operation}", handler.request.path))
 
 
@@ -62,12 +63,17 @@ async def test_lifecycle_hooks_see_every_event(
     store.fail.add("load")
     await client.fetch("/get")
     assert recorder.events == [
-        ("created", "/set"), ("saved", "/set"),
+        ("created", "/set"),
+        ("saved", "/set"),
         ("loaded", "/get"),
-        ("loaded", "/regenerate"), ("destroyed", "/regenerate"),
-        ("created", "/regenerate"), ("saved", "/regenerate"),
-        ("loaded", "/destroy"), ("destroyed", "/destroy"),
-        ("created", "/set"), ("saved", "/set"),
+        ("loaded", "/regenerate"),
+        ("destroyed", "/regenerate"),
+        ("created", "/regenerate"),
+        ("saved", "/regenerate"),
+        ("loaded", "/destroy"),
+        ("destroyed", "/destroy"),
+        ("created", "/set"),
+        ("saved", "/set"),
         ("store_error:load", "/get"),
     ]
 

@@ -25,7 +25,9 @@ async def test_regenerate_gives_new_id_keeps_data_and_deletes_old_record(
 
 
 @pytest.mark.gen_test
-async def test_regenerate_keeps_created_at(client: Client, store: CountingStore, runtime: object) -> None:
+async def test_regenerate_keeps_created_at(
+    client: Client, store: CountingStore, runtime: object
+) -> None:
     await client.fetch("/set?a=1")
     (record,) = store._records.values()
     await client.fetch("/regenerate")
@@ -45,7 +47,9 @@ async def test_regenerate_of_empty_session_stores_nothing_and_clears_cookie(
 
 
 @pytest.mark.gen_test
-async def test_destroy_deletes_record_and_clears_cookie(client: Client, store: CountingStore) -> None:
+async def test_destroy_deletes_record_and_clears_cookie(
+    client: Client, store: CountingStore
+) -> None:
     await client.fetch("/set?a=1")
     old_cookie = client.value
     response = await client.fetch("/destroy")
@@ -98,7 +102,9 @@ async def test_save_writes_now_and_sends_the_cookie(client: Client, store: Count
 
 
 @pytest.mark.gen_test
-async def test_touch_extends_expiry_inside_touch_after(client: Client, store: CountingStore) -> None:
+async def test_touch_extends_expiry_inside_touch_after(
+    client: Client, store: CountingStore
+) -> None:
     await client.fetch("/set?a=1")
     store.calls.clear()
     response = await client.fetch("/touch")
@@ -152,5 +158,7 @@ async def test_unset_keep_stores_the_emptied_session(client: Client, store: Coun
     await client.fetch("/delete?a")
     assert await store.count() == 1
     assert (await client.fetch("/get")).json() | {"id": None} == {
-        "data": {}, "new": False, "id": None
+        "data": {},
+        "new": False,
+        "id": None,
     }

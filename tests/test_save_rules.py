@@ -31,7 +31,9 @@ async def test_save_uninitialized_stores_and_sends_new_sessions(
 
 
 @pytest.mark.gen_test
-async def test_modified_new_session_is_stored_and_sent(client: Client, store: CountingStore) -> None:
+async def test_modified_new_session_is_stored_and_sent(
+    client: Client, store: CountingStore
+) -> None:
     response = await client.fetch("/set?a=1")
     assert store.calls["save"] == 1
     assert response.cookie is not None
@@ -117,7 +119,7 @@ async def test_touch_happens_once_touch_after_has_passed(
     client: Client, store: CountingStore, runtime: Any
 ) -> None:
     await client.fetch("/set?a=1")
-    (key, record), = store._records.items()
+    ((key, record),) = store._records.items()
     # Pretend the record was last written 61 s ago (touch_after is 60 s).
     from tornado_sessions import Record
 
@@ -139,8 +141,6 @@ async def test_touch_of_browser_session_cookie_sends_no_cookie(
     response = await client.fetch("/get")
     assert store.calls["touch"] == 1
     assert response.raw_cookies == []
-
-
 
 
 class WholeRecordStore(CountingStore):

@@ -14,15 +14,30 @@ from tests.conftest import Client, CountingStore
 from tornado_sessions import JSONSerializer, MsgpackSerializer, Record, SerializationError
 
 VALUES: list[Any] = [
-    None, True, False, 0, -(2**63), 2**64 - 1, 1.5, "", "ünïcode", b"\x00bytes",
-    [1, [2, [3]]], {"nested": {"dict": [1, "two"]}},
-    datetime.datetime(2026, 11, 26, 12, 30, 15, 123456, tzinfo=datetime.timezone.utc),
-    datetime.datetime(2026, 11, 26, 12, 30, tzinfo=datetime.timezone(datetime.timedelta(hours=5, minutes=30))),
+    None,
+    True,
+    False,
+    0,
+    -(2**63),
+    2**64 - 1,
+    1.5,
+    "",
+    "ünïcode",
+    b"\x00bytes",
+    [1, [2, [3]]],
+    {"nested": {"dict": [1, "two"]}},
+    datetime.datetime(2026, 11, 26, 12, 30, 15, 123456, tzinfo=datetime.UTC),
+    datetime.datetime(
+        2026, 11, 26, 12, 30, tzinfo=datetime.timezone(datetime.timedelta(hours=5, minutes=30))
+    ),
     datetime.datetime(2026, 11, 26, 12, 30),
     datetime.date(2026, 11, 26),
     uuid.UUID("12345678-1234-5678-1234-567812345678"),
     decimal.Decimal("12.3400"),
-    {1, 2, 3}, frozenset({"a"}), (1, "two", (3.0,)), datetime.timedelta(days=2, seconds=5),
+    {1, 2, 3},
+    frozenset({"a"}),
+    (1, "two", (3.0,)),
+    datetime.timedelta(days=2, seconds=5),
     {"mixed": [(1, 2), {3}, {"when": datetime.date(2020, 1, 1)}]},
 ]
 
@@ -37,7 +52,8 @@ def test_msgpack_round_trips_the_types_sessions_hold(value: Any) -> None:
 
 
 @pytest.mark.parametrize(
-    "value", [object(), {1: "int key"}, [{"a": {(1,): 2}}], 2**70, lambda: 1, type("X", (str,), {})("s")]
+    "value",
+    [object(), {1: "int key"}, [{"a": {(1,): 2}}], 2**70, lambda: 1, type("X", (str,), {})("s")],
 )
 def test_msgpack_refuses_other_types_at_save_time(value: Any) -> None:
     with pytest.raises(SerializationError):

@@ -13,7 +13,9 @@ from tornado_sessions import Changes, SessionMixin
 
 
 @pytest.mark.gen_test
-async def test_delta_names_only_the_keys_set_and_deleted(client: Client, store: CountingStore) -> None:
+async def test_delta_names_only_the_keys_set_and_deleted(
+    client: Client, store: CountingStore
+) -> None:
     await client.fetch("/set?a=1&b=2&c=3")
     await client.fetch("/set?a=10")
     await client.fetch("/delete?b")
@@ -82,10 +84,13 @@ def handlers() -> list[Any]:
 @pytest.mark.gen_test
 async def test_concurrent_requests_changing_different_keys_lose_nothing(client: Client) -> None:
     await client.fetch("/set?start=1")
-    await asyncio.gather(client.fetch("/race?key=cart&value=3"),
-                         client.fetch("/race?key=theme&value=dark"))
+    await asyncio.gather(
+        client.fetch("/race?key=cart&value=3"), client.fetch("/race?key=theme&value=dark")
+    )
     assert (await client.fetch("/get")).json()["data"] == {
-        "start": "1", "cart": "3", "theme": "dark"
+        "start": "1",
+        "cart": "3",
+        "theme": "dark",
     }
 
 
@@ -94,8 +99,9 @@ async def test_concurrent_requests_changing_different_keys_lose_nothing(client: 
 async def test_with_resave_concurrent_requests_lose_an_update(client: Client) -> None:
     """The documented cost of resave: the last whole-record write wins."""
     await client.fetch("/set?start=1")
-    await asyncio.gather(client.fetch("/race?key=cart&value=3"),
-                         client.fetch("/race?key=theme&value=dark"))
+    await asyncio.gather(
+        client.fetch("/race?key=cart&value=3"), client.fetch("/race?key=theme&value=dark")
+    )
     data = (await client.fetch("/get")).json()["data"]
     assert data["start"] == "1"
     assert ("cart" in data) != ("theme" in data)

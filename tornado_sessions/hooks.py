@@ -21,7 +21,7 @@ exception from an observer propagates like any handler error.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 import pluggy
@@ -99,4 +99,3 @@ OBSERVER_HOOKS: tuple[str, ...] = (
     "tornado_sessions_session_destroyed",
     "tornado_sessions_store_error",
 )
-

@@ -98,7 +98,7 @@ class SessionMixin(_HandlerBase):
         """Load the session when ``preload_session`` is set, then run the next ``prepare``."""
         if self.preload_session:
             await self.get_session()
-        result: Any = super().prepare()  # type: ignore[func-returns-value]
+        result: Any = super().prepare()
         if result is not None:
             await result
 

@@ -7,6 +7,8 @@ The manager is built once, on first use: it registers the core's own plugin
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import cast
 from urllib.parse import urlsplit
 
 import pluggy
@@ -43,7 +45,8 @@ def store_schemes() -> dict[str, StoreFactory]:
     factories: dict[str, StoreFactory] = {}
     owners: dict[str, str] = {}
     for impl in manager.hook.tornado_sessions_add_stores.get_hookimpls():
-        for scheme, factory in impl.function().items():
+        contributed = cast(Mapping[str, StoreFactory], impl.function())
+        for scheme, factory in contributed.items():
             scheme = scheme.lower()
             if scheme in factories and factories[scheme] is not factory:
                 raise ConfigurationError(

@@ -11,16 +11,15 @@ format) and implements the two halves of a request's session work:
 - :meth:`SessionRuntime.plan`: at the end of the response, decide what to write
   and which cookie to send, following express-session's rules:
 
-  ================================  ===============================================
-  session                           store                      cookie
-  ================================  ===============================================
-  new, unmodified                   nothing (``save`` if ``save_uninitialized``)  none (set if saved)
-  new, modified                     ``save``                   set
-  stored, modified or ``resave``    ``save_changes`` (delta) or ``save``  set if it has Max-Age, or ``rolling``
-  stored, unmodified                ``touch`` once ``touch_after`` has passed  set if touched and it has Max-Age, or ``rolling``
-  stored, emptied, ``unset=destroy``  ``destroy``              cleared
-  destroyed this request            (deleted already)          cleared
-  ================================  ===============================================
+  - new and unmodified: nothing stored, no cookie (both, with ``save_uninitialized``);
+  - new and modified: ``save``, cookie set;
+  - stored and modified, or ``resave``: ``save_changes`` (a delta, when the store
+    can) or ``save``; cookie set if it carries Max-Age (its expiry moved), or
+    ``rolling``;
+  - stored and unmodified: ``touch`` once ``touch_after`` has passed; cookie set if
+    touched and it carries Max-Age, or ``rolling``;
+  - stored, emptied, with ``unset="destroy"``: ``destroy``, cookie cleared;
+  - destroyed by the handler: (deleted already), cookie cleared.
 
 Every store call goes through :meth:`SessionRuntime.call`, which bounds it by
 ``store_timeout`` (unless the store enforces timeouts itself), turns failures into
@@ -73,12 +72,12 @@ def runtime_for(application: tornado.web.Application) -> SessionRuntime:
     return runtime
 
 
-def _pack_meta(created_at: float, max_age: float | None | bool) -> bytes:
+def _pack_meta(created_at: float, max_age: float | bool | None) -> bytes:
     packed: bytes = msgpack.packb((_META_VERSION, created_at, max_age))
     return packed
 
 
-def _unpack_meta(meta: bytes) -> tuple[float, float | None | bool]:
+def _unpack_meta(meta: bytes) -> tuple[float, float | bool | None]:
     version, created_at, max_age = msgpack.unpackb(meta)
     if version != _META_VERSION or not isinstance(created_at, int | float):
         raise ValueError("unknown session meta format")
@@ -142,8 +141,9 @@ class SessionRuntime:
 
     def _store_failed(self, error: StoreError, cause: BaseException, handler: Any) -> None:
         error.__cause__ = cause
-        self.notify("tornado_sessions_store_error", error=error, operation=error.operation,
-                    handler=handler)
+        self.notify(
+            "tornado_sessions_store_error", error=error, operation=error.operation, handler=handler
+        )
 
     def notify(self, hook_name: str, **kwargs: Any) -> None:
         """Call an observer hook, if any plugin implements it."""
@@ -181,8 +181,10 @@ class SessionRuntime:
         now = time.time()
         session_id: str | None = None
         if raw is DUPLICATE:
-            log.warning("request carries the session cookie %r twice; starting a new session",
-                        self.options.name)
+            log.warning(
+                "request carries the session cookie %r twice; starting a new session",
+                self.options.name,
+            )
         elif raw:
             session_id = self.signer.unsign(raw)
             if session_id is None:
@@ -204,8 +206,16 @@ class SessionRuntime:
         """A new, empty, unsaved session with a new id."""
         session_id = checked_id(self.options.genid())
         session = Session(
-            self, handler, session_id, store_key(session_id, self.options.hash_ids),
-            values={}, loaded={}, created_at=now, expires_at=0.0, max_age=None, stored=False,
+            self,
+            handler,
+            session_id,
+            store_key(session_id, self.options.hash_ids),
+            values={},
+            loaded={},
+            created_at=now,
+            expires_at=0.0,
+            max_age=None,
+            stored=False,
         )
         session.expires_at = self.expiry(session, now)
         return session
@@ -234,8 +244,16 @@ class SessionRuntime:
             await self.call("destroy", self.store.destroy(key), handler)
             return None
         return Session(
-            self, handler, session_id, key, values=values, loaded=record.fields,
-            created_at=created_at, expires_at=record.expires_at, max_age=max_age, stored=True,
+            self,
+            handler,
+            session_id,
+            key,
+            values=values,
+            loaded=record.fields,
+            created_at=created_at,
+            expires_at=record.expires_at,
+            max_age=max_age,
+            stored=True,
         )
 
     # -- lifecycle operations (called by Session) ---------------------------------
@@ -300,7 +318,10 @@ class SessionRuntime:
         now = time.time()
         if not session._stored:
             if (
-                force or changes or session._meta_changed or session._loaded
+                force
+                or changes
+                or session._meta_changed
+                or session._loaded
                 or options.save_uninitialized
             ):
                 commit.whole(changes, self.expiry(session, now))
@@ -349,7 +370,7 @@ class SessionRuntime:
     def _secure(self, handler: Any) -> bool:
         setting = self.options.cookie_secure
         request = handler.request
-        https = request.protocol == "https"
+        https: bool = request.protocol == "https"
         if not https and self.options.trust_proxy:
             forwarded = request.headers.get("X-Forwarded-Proto", "")
             https = forwarded.split(",", 1)[0].strip().lower() == "https"
@@ -409,7 +430,8 @@ class Commit:
         elif operation == "save_changes":
             assert self.changes is not None
             applied = await runtime.call(
-                "save_changes", store.save_changes(key, self.changes, meta, self.expires_at),
+                "save_changes",
+                store.save_changes(key, self.changes, meta, self.expires_at),
                 handler,
             )
             if not applied:
@@ -441,8 +463,10 @@ class Commit:
     def _vanished(self) -> None:
         # Destroyed (or expired) by another request while this one ran: a delta or
         # touch must not bring it back.  Drop the write and the browser's cookie.
-        log.info("session %s was destroyed concurrently; this request's changes are dropped",
-                 log_id(self.session.id))
+        log.info(
+            "session %s was destroyed concurrently; this request's changes are dropped",
+            log_id(self.session.id),
+        )
         self.session._stored = False
         self.cookie = "clear"
 

@@ -24,7 +24,8 @@ code   type                        payload
 =====  ==========================  ==========================================
 
 Dictionary keys must be strings (as in JSON), so that decoding can refuse other
-keys (``strict_map_key``); other keys, and any other type, fail at save time with :class:`~tornado_sessions.errors.SerializationError`.
+keys (``strict_map_key``); other keys, and any other type, fail at save time
+with :class:`~tornado_sessions.errors.SerializationError`.
 Decoding refuses input over ``max_bytes``, unknown extension codes, and extension
 values nested more than :data:`MAX_EXT_DEPTH` deep (each level recurses through
 msgpack's C decoder, so unbounded nesting could overflow the C stack); encoding
@@ -129,7 +130,9 @@ class MsgpackSerializer:
         if depth >= MAX_EXT_DEPTH:
             raise ValueError(f"tuples/sets nested more than {MAX_EXT_DEPTH} deep")
         packed: bytes = msgpack.packb(
-            value, default=partial(self._encode_ext, depth + 1), use_bin_type=True,
+            value,
+            default=partial(self._encode_ext, depth + 1),
+            use_bin_type=True,
             strict_types=True,
         )
         return packed

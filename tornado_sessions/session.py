@@ -70,7 +70,7 @@ class Session(MutableMapping[str, Any]):
         loaded: Mapping[str, bytes],
         created_at: float,
         expires_at: float,
-        max_age: float | None | bool,
+        max_age: float | bool | None,
         stored: bool,
     ) -> None:
         self._runtime = runtime

@@ -41,7 +41,9 @@ __all__ = ["StoreContract", "record"]
 EXPIRY_TOLERANCE = 1.5
 
 
-def record(fields: dict[str, bytes] | None = None, *, ttl: float = 600.0, meta: bytes = b"m") -> Record:
+def record(
+    fields: dict[str, bytes] | None = None, *, ttl: float = 600.0, meta: bytes = b"m"
+) -> Record:
     """A record expiring ``ttl`` seconds from now."""
     return Record(dict({"a": b"1"} if fields is None else fields), meta, time.time() + ttl)
 
@@ -213,7 +215,9 @@ class StoreContract:
             await store.save("k1", record({}))
             expires = time.time() + 600
             writes = [
-                store.save_changes("k1", Changes(updated={f"key{i}": str(i).encode()}), b"m", expires)
+                store.save_changes(
+                    "k1", Changes(updated={f"key{i}": str(i).encode()}), b"m", expires
+                )
                 for i in range(20)
             ]
             assert all(await asyncio.gather(*writes))

@@ -16,12 +16,11 @@ Four methods are required:
 and these are optional capabilities.  The core looks at which methods a subclass
 overrides (``Store.capabilities``) and falls back when one is missing:
 
-==============================================  ============================================
-``touch(key, expires_at)``                      move the expiry only (else: a whole ``save``)
-``save_changes(key, changes, meta, expires_at)``  write only the keys a request changed (else: a whole ``save``)
-``clear()``, ``count()``, ``keys()``            administration: empty, count, list
-``close()``                                     release connections and background tasks
-==============================================  ============================================
+- ``touch(key, expires_at)``: move the expiry only (without it: a whole ``save``);
+- ``save_changes(key, changes, meta, expires_at)``: write only the keys a request
+  changed (without it: a whole ``save``, and concurrent requests may lose updates);
+- ``clear()``, ``count()``, ``keys()``: administration (empty, count, list);
+- ``close()``: release connections and background tasks.
 
 Rules every store follows (the contract suite in :mod:`tornado_sessions.testing`
 checks each one):
@@ -106,5 +105,5 @@ class Store(abc.ABC):
         """Iterate over the store keys of live sessions."""
         raise NotImplementedError
 
-    async def close(self) -> None:
+    async def close(self) -> None:  # noqa: B027 - optional, a no-op by default
         """Release connections and stop background tasks.  Idempotent."""
