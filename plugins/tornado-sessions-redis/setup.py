@@ -1,0 +1,28 @@
+"""Distribution metadata for tornado-sessions-redis, the Redis store plugin."""
+
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+setup(
+    name="tornado-sessions-redis",
+    version="0.1.0",
+    description="Redis and Redis Cluster session store for tornado-sessions",
+    long_description=(Path(__file__).parent / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    license="MIT",
+    python_requires=">=3.11",
+    packages=find_packages(include=["tornado_sessions_redis", "tornado_sessions_redis.*"]),
+    package_data={"tornado_sessions_redis": ["py.typed"]},
+    install_requires=["tornado-sessions", "redis>=5.0.1"],
+    extras_require={
+        "hiredis": ["redis[hiredis]>=5.0.1"],
+        "test": ["pytest>=8", "pytest-tornado>=0.8"],
+    },
+    entry_points={"tornado_sessions": ["redis = tornado_sessions_redis.plugin"]},
+    classifiers=[
+        "Framework :: Tornado",
+        "Programming Language :: Python :: 3",
+        "Typing :: Typed",
+    ],
+)

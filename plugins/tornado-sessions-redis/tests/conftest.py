@@ -1,0 +1,372 @@
+"""Real Redis servers for the plugin's tests, and a MONITOR-based command counter.
+
+Servers are ``redis-server`` subprocesses on free loopback ports, each with its
+own temporary directory and persistence off (``--save '' --appendonly no``),
+stopped when their fixture ends.  Readiness is polled (PING; ``CLUSTER INFO``
+for the cluster), never waited for with a fixed sleep.
+
+- ``redis_server``: one standalone server for the whole session;
+- ``private_redis``: a standalone server for one test (the fault tests stop,
+  pause and restart it);
+- ``redis_cluster``: three masters on loopback, slots split evenly, for the session.
+
+The binary is ``redis-server`` from ``PATH`` (or ``$REDIS_SERVER``).  If it is
+missing, the tests that need a server fail when ``$CI`` is set and are skipped,
+with the reason, elsewhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import redis
+
+READY_TIMEOUT = 15.0
+POLL_INTERVAL = 0.02
+CLUSTER_SLOTS = 16384
+
+
+def poll(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    """Call ``condition`` until it is true; fail naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {what}", pytrace=False)
+        time.sleep(POLL_INTERVAL)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def redis_server_binary() -> str:
+    wanted = os.environ.get("REDIS_SERVER", "redis-server")
+    found = shutil.which(wanted)
+    if found is None:
+        reason = (
+            f"{wanted!r} not found on PATH: install Redis >= 7 "
+            "(Debian/Ubuntu: apt-get install redis-server) or set $REDIS_SERVER"
+        )
+        if os.environ.get("CI"):
+            pytest.fail(f"CI is set and {reason}", pytrace=False)
+        pytest.skip(reason)
+    return found
+
+
+class RedisServer:
+    """One ``redis-server`` process on a loopback port, restartable on the same port."""
+
+    def __init__(self, binary: str, workdir: Path, *, cluster: bool = False) -> None:
+        self.binary = binary
+        self.workdir = workdir
+        self.cluster = cluster
+        self.host = "127.0.0.1"
+        self.port = 0
+        self.bus_port = 0
+        self.process: subprocess.Popen[bytes] | None = None
+        self.paused = False
+        workdir.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def unix_socket(self) -> Path:
+        return self.workdir / "redis.sock"
+
+    @property
+    def log(self) -> Path:
+        return self.workdir / "redis.log"
+
+    @property
+    def url(self) -> str:
+        return f"redis://{self.host}:{self.port}/0"
+
+    def admin(self) -> redis.Redis:
+        return redis.Redis(self.host, self.port, socket_timeout=2, socket_connect_timeout=2)
+
+    def _args(self) -> list[str]:
+        args = [
+            self.binary,
+            "--port", str(self.port),
+            "--bind", self.host,
+            "--dir", str(self.workdir),
+            "--save", "",
+            "--appendonly", "no",
+            "--daemonize", "no",
+            "--logfile", str(self.log),
+            "--unixsocket", str(self.unix_socket),
+            "--unixsocketperm", "700",
+        ]  # fmt: skip
+        if self.cluster:
+            args += [
+                "--cluster-enabled", "yes",
+                "--cluster-config-file", f"nodes-{self.port}.conf",
+                "--cluster-port", str(self.bus_port),
+                "--cluster-node-timeout", "5000",
+            ]  # fmt: skip
+        return args
+
+    def start(self) -> None:
+        """Start on a fresh free port; on a port race, pick another one."""
+        for _ in range(5):
+            self.port = free_port()
+            self.bus_port = free_port() if self.cluster else 0
+            if self._spawn():
+                return
+        pytest.fail(f"redis-server would not start; log:\n{self._log_tail()}", pytrace=False)
+
+    def restart(self) -> None:
+        """Start again on the same port (after :meth:`stop`)."""
+        if not self._spawn():
+            pytest.fail(f"redis-server did not restart; log:\n{self._log_tail()}", pytrace=False)
+
+    def _spawn(self) -> bool:
+        assert self.process is None, "already running"
+        self.process = subprocess.Popen(
+            self._args(), stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+        )
+        deadline = time.monotonic() + READY_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:  # exited: port taken, bad option...
+                self.process = None
+                return False
+            if self.ping():
+                return True
+            time.sleep(POLL_INTERVAL)
+        self.stop()
+        pytest.fail(f"redis-server not ready in {READY_TIMEOUT}s; log:\n{self._log_tail()}")
+
+    def ping(self) -> bool:
+        """True if the server answers PING right now."""
+        try:
+            with socket.create_connection((self.host, self.port), timeout=0.5) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(64).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def pause(self) -> None:
+        """Freeze the process: connections are accepted by the kernel but never answered."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+        self.paused = True
+
+    def resume(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
+        self.paused = False
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is None:
+            return
+        if self.paused:
+            process.send_signal(signal.SIGCONT)
+            self.paused = False
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        poll(lambda: not self.ping(), 5, f"port {self.port} to close")
+
+    def _log_tail(self) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-20:])
+        except OSError:
+            return "(no log)"
+
+
+@dataclass
+class ClusterServers:
+    """Three master nodes that together serve every slot."""
+
+    nodes: list[RedisServer]
+
+    @property
+    def url(self) -> str:
+        first = self.nodes[0]
+        return f"redis+cluster://{first.host}:{first.port}"
+
+    @property
+    def addresses(self) -> list[tuple[str, int]]:
+        return [(node.host, node.port) for node in self.nodes]
+
+    def form(self) -> None:
+        per_node = CLUSTER_SLOTS // len(self.nodes)
+        for i, node in enumerate(self.nodes):
+            first = i * per_node
+            last = CLUSTER_SLOTS - 1 if i == len(self.nodes) - 1 else first + per_node - 1
+            with node.admin() as client:
+                client.execute_command("CLUSTER", "ADDSLOTSRANGE", first, last)
+        with self.nodes[0].admin() as client:
+            for node in self.nodes[1:]:
+                client.execute_command("CLUSTER", "MEET", node.host, node.port, node.bus_port)
+        poll(self.is_ready, READY_TIMEOUT, "the cluster to agree (cluster_state:ok everywhere)")
+
+    def is_ready(self) -> bool:
+        for node in self.nodes:
+            with node.admin() as client:
+                info = client.execute_command("CLUSTER", "INFO")
+            if isinstance(info, bytes):
+                info = info.decode()
+            fields = dict(line.split(":", 1) for line in str(info).splitlines() if ":" in line)
+            if (
+                fields.get("cluster_state") != "ok"
+                or fields.get("cluster_known_nodes") != str(len(self.nodes))
+                or fields.get("cluster_slots_ok") != str(CLUSTER_SLOTS)
+            ):
+                return False
+        return True
+
+
+@pytest.fixture(scope="session")
+def redis_binary() -> str:
+    return redis_server_binary()
+
+
+@pytest.fixture(scope="session")
+def redis_server(
+    redis_binary: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RedisServer]:
+    server = RedisServer(redis_binary, tmp_path_factory.mktemp("redis-standalone"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def private_redis(redis_binary: str, tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(redis_binary, tmp_path / "redis")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(
+    redis_binary: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ClusterServers]:
+    root = tmp_path_factory.mktemp("redis-cluster")
+    nodes = [RedisServer(redis_binary, root / f"node{i}", cluster=True) for i in range(3)]
+    try:
+        for node in nodes:
+            node.start()
+        cluster = ClusterServers(nodes)
+        cluster.form()
+        yield cluster
+    finally:
+        for node in nodes:
+            node.stop()
+
+
+@pytest.fixture
+def key_prefix() -> str:
+    """A prefix no other test uses, so tests sharing a server never see each other's keys."""
+    return f"test:{uuid.uuid4().hex[:12]}:"
+
+
+# -- counting what the server receives ------------------------------------------
+
+
+@dataclass(frozen=True)
+class Command:
+    """One command as MONITOR reported it."""
+
+    name: str
+    source: str  # "127.0.0.1:port", "unix:...", or "lua" for commands run by a script
+    line: str
+
+
+class CommandLog:
+    """Every command one or more servers receive, read from MONITOR.
+
+    ``await log.take()`` returns the commands received since the previous call,
+    from clients (commands run inside a Lua script come back in ``take(scripts=True)``).
+    It does not wait on a clock: it sends a marker ``ECHO`` to each server and
+    reads MONITOR up to that marker, and a server reports commands in order.
+    """
+
+    def __init__(self, addresses: list[tuple[str, int]]) -> None:
+        self.addresses = addresses
+        self._monitors: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        self._markers: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+
+    async def start(self) -> None:
+        for host, port in self.addresses:
+            reader, writer = await asyncio.open_connection(host, port, limit=1 << 24)
+            writer.write(b"MONITOR\r\n")
+            await writer.drain()
+            assert await reader.readline() == b"+OK\r\n"
+            self._monitors.append((reader, writer))
+            self._markers.append(await asyncio.open_connection(host, port))
+        await self.take()
+
+    async def stop(self) -> None:
+        for _, writer in self._monitors + self._markers:
+            writer.close()
+            await writer.wait_closed()
+
+    async def take(self, *, scripts: bool = False) -> list[Command]:
+        found: list[Command] = []
+        for (reader, _), (marker_reader, marker_writer) in zip(
+            self._monitors, self._markers, strict=True
+        ):
+            token = f"marker-{uuid.uuid4().hex}"
+            marker_writer.write(f"ECHO {token}\r\n".encode())
+            await marker_writer.drain()
+            await marker_reader.readline()  # "$n"
+            await marker_reader.readline()  # the token
+            while True:
+                line = (await reader.readline()).decode("utf-8", "replace").rstrip("\r\n")
+                if not line:
+                    raise ConnectionError("MONITOR connection closed")
+                if token in line:
+                    break
+                command = _parse_monitor_line(line)
+                if command.source == "lua" and not scripts:
+                    continue
+                found.append(command)
+        return found
+
+
+def _parse_monitor_line(line: str) -> Command:
+    # +1700000000.123456 [0 127.0.0.1:50000] "EVALSHA" "5f1e..." "1" ...
+    start, end = line.index("["), line.index("]")
+    source = line[start + 1 : end].split(" ", 1)[1]
+    rest = line[end + 1 :].strip()
+    name = rest.split('"', 2)[1]
+    return Command(name.upper(), source, line)
+
+
+@pytest.fixture
+def command_log() -> Callable[[list[tuple[str, int]]], AbstractAsyncContextManager[CommandLog]]:
+    """``async with command_log([(host, port), ...]) as log:`` a started :class:`CommandLog`."""
+
+    @asynccontextmanager
+    async def open_log(addresses: list[tuple[str, int]]) -> AsyncIterator[CommandLog]:
+        log = CommandLog(addresses)
+        await log.start()
+        try:
+            yield log
+        finally:
+            await log.stop()
+
+    return open_log

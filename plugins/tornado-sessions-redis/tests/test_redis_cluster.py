@@ -1,0 +1,109 @@
+"""RedisStore on a real three-master Redis Cluster: slots, round trips, administration."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import redis.asyncio
+from redis.asyncio.cluster import ClusterNode
+from tornado_sessions_redis import RedisStore
+
+from tornado_sessions import Changes, ConfigurationError, Record
+
+
+def rec(fields: dict[str, bytes] | None = None) -> Record:
+    return Record(dict({"a": b"1"} if fields is None else fields), b"m", time.time() + 600)
+
+
+def keys_per_node(cluster, pattern: str) -> list[int]:
+    counts = []
+    for node in cluster.nodes:
+        with node.admin() as client:
+            counts.append(sum(1 for _ in client.scan_iter(match=pattern, count=1000)))
+    return counts
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_sessions_spread_over_every_master_and_each_is_one_hash(redis_cluster, key_prefix):
+    store = RedisStore.from_url(f"{redis_cluster.url}?prefix={key_prefix}", timeout=2.0)
+    try:
+        assert store.is_cluster
+        for i in range(60):
+            await store.save(f"s{i}", rec({"n": str(i).encode()}))
+        counts = keys_per_node(redis_cluster, f"{key_prefix}*")
+        assert sum(counts) == 60 and all(count > 0 for count in counts)
+        for i in range(60):
+            loaded = await store.load(f"s{i}")
+            assert loaded is not None and loaded.fields["n"] == str(i).encode()
+        assert await store.count() == 60
+        assert {k async for k in store.keys()} == {f"s{i}" for i in range(60)}
+        await store.clear()
+        assert await store.count() == 0
+        assert keys_per_node(redis_cluster, f"{key_prefix}*") == [0, 0, 0]
+    finally:
+        await store.close()
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_on_a_cluster_each_operation_is_one_command_on_one_node(
+    redis_cluster, key_prefix, command_log
+):
+    store = RedisStore.from_url(f"{redis_cluster.url}?prefix={key_prefix}", timeout=2.0)
+    try:
+        for i in range(30):  # discover the cluster, cache the scripts on every master
+            await store.save(f"warm{i}", rec())
+            await store.save_changes(
+                f"warm{i}", Changes(updated={"b": b"2"}), b"m", time.time() + 60
+            )
+            await store.load(f"warm{i}")
+        async with command_log(redis_cluster.addresses) as log:
+            await store.save("k", rec())
+            assert [c.name for c in await log.take()] == ["EVALSHA"]
+            assert await store.load("k") is not None
+            assert [c.name for c in await log.take()] == ["EVALSHA"]
+            changes = Changes(updated={"a": b"2"}, deleted=frozenset({"z"}))
+            assert await store.save_changes("k", changes, b"m", time.time() + 60)
+            assert [c.name for c in await log.take()] == ["EVALSHA"]
+            assert await store.touch("k", time.time() + 60)
+            assert [c.name for c in await log.take()] == ["PEXPIRE"]
+            await store.destroy("k")
+            assert [c.name for c in await log.take()] == ["DEL"]
+    finally:
+        await store.close()
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_ready_cluster_client_is_accepted_and_left_open(redis_cluster, key_prefix):
+    host, port = redis_cluster.addresses[0]
+    client = redis.asyncio.RedisCluster(startup_nodes=[ClusterNode(host, port)])
+    try:
+        store = RedisStore(client, prefix=key_prefix, timeout=2.0)
+        assert store.is_cluster
+        await store.save("k", rec({"x": b"y"}))
+        loaded = await store.load("k")
+        assert loaded is not None and dict(loaded.fields) == {"x": b"y"}
+        await store.close()
+        assert await client.ping() is True
+    finally:
+        await client.aclose()
+
+
+def test_cluster_can_be_asked_for_by_scheme_option_or_argument(redis_cluster):
+    host, port = redis_cluster.addresses[0]
+    for store in (
+        RedisStore.from_url(f"redis+cluster://{host}:{port}", timeout=1.0),
+        RedisStore.from_url(f"redis://{host}:{port}?cluster=true", timeout=1.0),
+        RedisStore(f"redis://{host}:{port}", cluster=True, timeout=1.0),
+    ):
+        assert isinstance(store.client, redis.asyncio.RedisCluster)
+    assert not RedisStore.from_url(f"redis://{host}:{port}?cluster=no", timeout=1.0).is_cluster
+
+
+def test_cluster_urls_that_cannot_work_are_refused():
+    with pytest.raises(ConfigurationError, match="unix"):
+        RedisStore.from_url("unix:///tmp/redis.sock?cluster=true", timeout=1.0)
+    with pytest.raises(ConfigurationError, match="Redis Cluster"):
+        RedisStore.from_url("redis+cluster://127.0.0.1:7000?cluster=false", timeout=1.0)
+    with pytest.raises(ConfigurationError, match="invalid Redis store URL"):
+        RedisStore.from_url("redis+cluster://127.0.0.1:7000/3", timeout=1.0)
