@@ -173,3 +173,17 @@ async def test_streamed_response_carries_cookie_and_late_changes_reach_the_store
     assert response.body == b"part1;part2"
     assert response.cookie is not None  # sent with the first flush
     assert (await client.fetch("/get")).json()["data"] == {"before": "1", "after": "2"}
+
+
+@pytest.mark.gen_test
+async def test_store_failure_after_headers_were_sent_cuts_the_response_short(
+    client: Client, store: CountingStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A new session: the first flush saves it whole; the late change is a delta, which fails.
+    store.fail.add("save_changes")
+    with pytest.raises(Exception) as failure:
+        response = await client.http.fetch(client.base_url + "/stream")
+        raise AssertionError(f"a complete response was delivered: {response.code}")
+    assert not isinstance(failure.value, AssertionError)
+    assert store.calls["save"] == 1 and store.calls["save_changes"] == 1
+    assert "closing the connection" in caplog.text

@@ -103,3 +103,25 @@ def test_two_plugins_claiming_one_scheme_is_a_configuration_error() -> None:
             create_store("memory://")
     finally:
         manager.unregister(plugin)
+
+
+class ClosableStore(MemoryStore):
+    closed = 0
+
+    async def close(self) -> None:
+        ClosableStore.closed += 1
+
+
+@pytest.mark.gen_test
+async def test_close_sessions_closes_the_store_and_is_safe_before_first_use() -> None:
+    import tornado.web
+
+    from tests.conftest import SECRET
+    from tornado_sessions import SessionOptions, close_sessions
+    from tornado_sessions.runtime import runtime_for
+
+    app = tornado.web.Application([], sessions=SessionOptions(secret=SECRET, store=ClosableStore()))
+    await close_sessions(app)  # nothing built yet
+    runtime_for(app)
+    await close_sessions(app)
+    assert ClosableStore.closed == 1

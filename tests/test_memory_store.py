@@ -64,3 +64,26 @@ async def test_touched_record_is_not_swept_at_its_old_deadline() -> None:
 def test_max_entries_must_be_positive() -> None:
     with pytest.raises(ValueError, match="max_entries"):
         MemoryStore(max_entries=0)
+
+
+@pytest.mark.gen_test
+async def test_memory_per_small_session_stays_under_one_kibibyte() -> None:
+    import time
+    import tracemalloc
+
+    from tornado_sessions.ids import generate_id, store_key
+    from tornado_sessions.runtime import _pack_meta
+    from tornado_sessions.serializers import MsgpackSerializer
+
+    serializer, store, count = MsgpackSerializer(), MemoryStore(max_entries=5000), 5000
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(count):
+            fields = {"user": serializer.dumps(42), "cart": serializer.dumps([1, 2, 3])}
+            record = Record(fields, _pack_meta(time.time(), None), time.time() + 3600)
+            await store.save(store_key(generate_id(), True), record)
+        per_session = (tracemalloc.get_traced_memory()[0] - before) / count
+    finally:
+        tracemalloc.stop()
+    assert per_session < 1024

@@ -15,6 +15,7 @@ from .mixin import SessionMixin
 from .options import SessionOptions
 from .record import Changes, Record
 from .registry import create_store, get_plugin_manager
+from .runtime import close_sessions
 from .serializers import JSONSerializer, MsgpackSerializer, Serializer
 from .session import Session
 from .stores import MemoryStore, Store
@@ -38,6 +39,7 @@ __all__ = [
     "Store",
     "StoreError",
     "StoreTimeoutError",
+    "close_sessions",
     "create_store",
     "get_plugin_manager",
 ]

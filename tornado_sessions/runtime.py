@@ -49,7 +49,7 @@ from .stores.base import Store
 if TYPE_CHECKING:
     import tornado.web
 
-__all__ = ["Commit", "SessionRuntime", "runtime_for"]
+__all__ = ["Commit", "SessionRuntime", "close_sessions", "runtime_for"]
 
 log = logging.getLogger("tornado_sessions")
 T = TypeVar("T")
@@ -70,6 +70,17 @@ def runtime_for(application: tornado.web.Application) -> SessionRuntime:
         runtime = SessionRuntime(options, keys)
         setattr(application, _RUNTIME_ATTRIBUTE, runtime)
     return runtime
+
+
+async def close_sessions(application: tornado.web.Application) -> None:
+    """Close the session store of ``application`` (connections, background tasks).
+
+    Call it on shutdown, after the HTTP server stopped accepting requests.  Safe to
+    call when no request ever used a session, and more than once.
+    """
+    runtime: SessionRuntime | None = getattr(application, _RUNTIME_ATTRIBUTE, None)
+    if runtime is not None and runtime._store is not None:
+        await runtime._store.close()
 
 
 def _pack_meta(created_at: float, max_age: float | bool | None) -> bytes:
