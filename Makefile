@@ -9,9 +9,9 @@ GOBIN := $(shell go env GOPATH 2>/dev/null)/bin
 FERRETDB_VERSION := v1.24.2
 export PATH := $(CURDIR)/$(BIN):$(GOBIN):$(PATH)
 
-PACKAGES := -e . -e plugins/tornado-sessions-redis -e plugins/tornado-sessions-mongo
-TYPED := tornado_sessions examples/app.py plugins/tornado-sessions-redis/tornado_sessions_redis \
-         plugins/tornado-sessions-mongo/tornado_sessions_mongo
+PLUGINS := $(patsubst %/setup.py,%,$(wildcard plugins/*/setup.py))
+PACKAGES := -e . $(foreach plugin,$(PLUGINS),-e $(plugin))
+TYPED := tornado_sessions examples/app.py $(foreach plugin,$(PLUGINS),$(wildcard $(plugin)/tornado_sessions_*))
 
 .PHONY: demo test install system-deps lint typecheck pytest bench clean
 

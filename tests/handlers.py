@@ -128,6 +128,18 @@ class Stream(_Base):
         self.write("part2")
 
 
+class StreamRegenerate(_Base):
+    """Regenerates after the headers went out: the new cookie can no longer be sent."""
+
+    async def get(self) -> None:
+        session = await self.get_session()
+        self.write("part1;")
+        await self.flush()
+        await session.regenerate()
+        session["late"] = "1"
+        self.write("part2")
+
+
 class Unserializable(_Base):
     async def get(self) -> None:
         session = await self.get_session()
@@ -164,6 +176,7 @@ HANDLERS: list[Any] = [
     (r"/preloaded", Preloaded),
     (r"/not-loaded", NotLoaded),
     (r"/stream", Stream),
+    (r"/stream-regenerate", StreamRegenerate),
     (r"/unserializable", Unserializable),
     (r"/redirect", Redirect),
     (r"/fail", Fail),

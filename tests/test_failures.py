@@ -187,3 +187,17 @@ async def test_store_failure_after_headers_were_sent_cuts_the_response_short(
     assert not isinstance(failure.value, AssertionError)
     assert store.calls["save"] == 1 and store.calls["save_changes"] == 1
     assert "closing the connection" in caplog.text
+
+
+@pytest.mark.gen_test
+async def test_cookie_change_after_headers_were_sent_is_logged(
+    client: Client, store: CountingStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    await client.fetch("/set?a=1")
+    response = await client.fetch("/stream-regenerate")
+    assert response.code == 200 and response.body == b"part1;part2"
+    assert response.raw_cookies == []
+    assert "changed after the response headers were sent" in caplog.text
+    # The regenerated record was still written, even though its cookie could not be sent.
+    (record,) = store._records.values()
+    assert set(record.fields) == {"a", "late"}
