@@ -11,7 +11,8 @@ export PATH := $(CURDIR)/$(BIN):$(GOBIN):$(PATH)
 
 PLUGINS := $(patsubst %/setup.py,%,$(wildcard plugins/*/setup.py))
 PACKAGES := -e . $(foreach plugin,$(PLUGINS),-e $(plugin))
-TYPED := tornado_sessions examples/app.py $(foreach plugin,$(PLUGINS),$(wildcard $(plugin)/tornado_sessions_*))
+TYPED := tornado_sessions examples/app.py \
+         $(patsubst %/__init__.py,%,$(wildcard $(addsuffix /tornado_sessions_*/__init__.py,$(PLUGINS))))
 
 .PHONY: demo test install system-deps lint typecheck pytest bench clean
 
