@@ -1,0 +1,372 @@
+"""Fixtures for the MongoDB store tests: a real MongoDB-protocol server over TCP, and stores on it.
+
+The server is FerretDB (``ferretdb`` on ``PATH``, ``$TORNADO_SESSIONS_FERRETDB``, or
+``$(go env GOPATH)/bin/ferretdb``; build it with ``scripts/install-ferretdb.sh``),
+started on a free port with a temporary SQLite data directory and stopped at the
+end.  Readiness is awaited by pinging it, never by sleeping.  Setting
+``TORNADO_SESSIONS_MONGO_URL`` (say ``mongodb://127.0.0.1:27017``) runs the same
+tests against that server instead; each run uses a database of its own and drops it.
+
+The fault tests stop and restart a server, so they always use a private FerretDB.
+
+If no server can be had, the tests fail when the environment variable ``CI`` is
+set, and are skipped with the reason otherwise: they never pass without a server.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
+from typing import Any, NoReturn
+from urllib.parse import urlsplit, urlunsplit
+
+import pymongo
+import pytest
+from pymongo.errors import PyMongoError
+from tornado_sessions_mongo import MongoStore
+
+ENV_URL = "TORNADO_SESSIONS_MONGO_URL"
+ENV_BINARY = "TORNADO_SESSIONS_FERRETDB"
+INSTALL_HINT = (
+    "build it with plugins/tornado-sessions-mongo/scripts/install-ferretdb.sh "
+    f"(or point {ENV_URL} at a MongoDB server)"
+)
+#: The two clients every store test runs with.
+CLIENTS = ("pymongo", "motor")
+STARTUP_TIMEOUT = 60.0
+
+
+def unavailable(reason: str) -> NoReturn:
+    """No server: a failure on CI, a skip (with the reason) elsewhere."""
+    if os.environ.get("CI"):
+        pytest.fail(f"no MongoDB-protocol server for the tests: {reason}", pytrace=False)
+    pytest.skip(f"no MongoDB-protocol server: {reason}")
+
+
+def _gopath_bin() -> Path:
+    go = shutil.which("go")
+    if go is not None:
+        try:
+            gopath = subprocess.run(
+                [go, "env", "GOPATH"], capture_output=True, text=True, timeout=30, check=True
+            ).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            gopath = ""
+        if gopath:
+            return Path(gopath.split(os.pathsep)[0]) / "bin"
+    return Path.home() / "go" / "bin"
+
+
+def find_ferretdb() -> str:
+    """Path of a FerretDB binary that runs, or :func:`unavailable` saying why there is none."""
+    candidates: list[str] = []
+    if os.environ.get(ENV_BINARY):
+        candidates.append(os.environ[ENV_BINARY])
+    on_path = shutil.which("ferretdb")
+    if on_path:
+        candidates.append(on_path)
+    candidates.append(str(_gopath_bin() / "ferretdb"))
+    problems: list[str] = []
+    for candidate in dict.fromkeys(candidates):
+        if not os.path.isfile(candidate):
+            problems.append(f"{candidate}: not found")
+            continue
+        try:
+            probe = subprocess.run(
+                [candidate, "--version"], capture_output=True, text=True, timeout=30
+            )
+        except (OSError, subprocess.SubprocessError) as exc:
+            problems.append(f"{candidate}: {exc}")
+            continue
+        if probe.returncode == 0:
+            return candidate
+        first_line = ((probe.stderr or probe.stdout).strip().splitlines() or [""])[0]
+        problems.append(f"{candidate}: exits with {probe.returncode}: {first_line}")
+    unavailable(f"no working FerretDB ({'; '.join(problems)}); {INSTALL_HINT}")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class FerretDB:
+    """One FerretDB process on 127.0.0.1, restartable on the same port with the same data."""
+
+    def __init__(self, binary: str, workdir: Path) -> None:
+        self.binary = binary
+        self.workdir = workdir
+        self.port: int | None = None
+        self.process: subprocess.Popen[bytes] | None = None
+        #: How many times the server became ready; the port is fixed after the first.
+        self.starts = 0
+
+    @property
+    def url(self) -> str:
+        assert self.port is not None
+        return f"mongodb://127.0.0.1:{self.port}/"
+
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / "ferretdb.log"
+
+    def start(self) -> None:
+        """Start on a free port the first time, and on the same port after :meth:`stop`."""
+        assert self.process is None, "already running"
+        attempts = 3 if self.port is None else 1
+        for attempt in range(attempts):
+            if self.starts == 0:
+                self.port = free_port()
+            try:
+                self._launch()
+                return
+            except RuntimeError:
+                self.stop()
+                if attempt == attempts - 1:
+                    raise
+
+    def _launch(self) -> None:
+        data = self.workdir / "data"
+        state = self.workdir / "state"
+        data.mkdir(exist_ok=True)
+        state.mkdir(exist_ok=True)
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [
+                    self.binary,
+                    "--handler=sqlite",
+                    f"--sqlite-url=file:{data}/",
+                    f"--state-dir={state}",
+                    f"--listen-addr=127.0.0.1:{self.port}",
+                    "--debug-addr=-",
+                    "--telemetry=disable",
+                    "--log-level=warn",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+        self.wait_ready()
+        self.starts += 1
+
+    def wait_ready(self, timeout: float = STARTUP_TIMEOUT) -> None:
+        """Ping until the server answers; each ping's own wait is the polling interval."""
+        deadline = time.monotonic() + timeout
+        with pymongo.MongoClient(
+            self.url, serverSelectionTimeoutMS=250, connectTimeoutMS=250, directConnection=True
+        ) as client:
+            while True:
+                assert self.process is not None
+                if self.process.poll() is not None:
+                    raise RuntimeError(
+                        f"FerretDB exited with {self.process.returncode}:\n{self.log_tail()}"
+                    )
+                try:
+                    client.admin.command("ping")
+                    return
+                except PyMongoError:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(
+                            f"FerretDB did not answer a ping within {timeout}s:\n{self.log_tail()}"
+                        ) from None
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=15)
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+
+def start_ferretdb(workdir: Path) -> FerretDB:
+    server = FerretDB(find_ferretdb(), workdir)
+    try:
+        server.start()
+    except RuntimeError as exc:
+        unavailable(f"FerretDB did not start: {exc}")
+    return server
+
+
+class MongoServer:
+    """The server the tests use, and a database of this test run on it."""
+
+    def __init__(self, url: str, kind: str, database: str) -> None:
+        self.url = url
+        self.kind = kind
+        self.database = database
+
+    def client_url(self) -> str:
+        """The server URL with this run's database as its path (its options kept)."""
+        parts = urlsplit(self.url)
+        return urlunsplit(parts._replace(path=f"/{self.database}"))
+
+    def store_url(self, collection: str, **options: str) -> str:
+        """A store URL for ``collection`` in this run's database."""
+        parts = urlsplit(self.client_url())
+        query = "&".join(
+            [parts.query] * bool(parts.query)
+            + [f"collection={collection}"]
+            + [f"{name}={value}" for name, value in options.items()]
+        )
+        return urlunsplit(parts._replace(query=query))
+
+
+@pytest.fixture(scope="session")
+def mongo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MongoServer]:
+    """A running server: ``$TORNADO_SESSIONS_MONGO_URL`` if set, else a FerretDB of our own."""
+    database = f"tsm_test_{uuid.uuid4().hex[:10]}"
+    external = os.environ.get(ENV_URL)
+    if external:
+        try:
+            with pymongo.MongoClient(external, serverSelectionTimeoutMS=10_000) as client:
+                client.admin.command("ping")
+        except PyMongoError as exc:
+            pytest.fail(f"{ENV_URL}={external!r} does not answer: {exc}", pytrace=False)
+        yield MongoServer(external, "external", database)
+        with pymongo.MongoClient(external, serverSelectionTimeoutMS=10_000) as client:
+            client.drop_database(database)
+        return
+    server = start_ferretdb(tmp_path_factory.mktemp("ferretdb"))
+    try:
+        yield MongoServer(server.url, "ferretdb", database)
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def ferretdb(tmp_path: Path) -> Iterator[FerretDB]:
+    """A private FerretDB for one test, which the test may stop and restart."""
+    server = start_ferretdb(tmp_path)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def collection_name() -> str:
+    """A fresh collection name: tests never see each other's documents or indexes."""
+    return f"sessions_{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def raw(mongo_server: MongoServer, collection_name: str) -> Iterator[Any]:
+    """The test's collection through the synchronous driver, to look behind the store's back."""
+    with pymongo.MongoClient(mongo_server.client_url(), serverSelectionTimeoutMS=10_000) as client:
+        yield client[mongo_server.database][collection_name]
+
+
+@pytest.fixture(params=CLIENTS)
+def client_kind(request: pytest.FixtureRequest) -> str:
+    """``"pymongo"`` (the store makes an AsyncMongoClient from a URL) or ``"motor"``."""
+    kind: str = request.param
+    return kind
+
+
+class ClientClosingStore(MongoStore):
+    """A store handed a client the test made; closing the store closes that client too."""
+
+    def __init__(self, target: Any, *, test_client: Any, **kwargs: Any) -> None:
+        super().__init__(target, **kwargs)
+        self.test_client = test_client
+
+    async def close(self) -> None:
+        await super().close()
+        client, self.test_client = self.test_client, None
+        if client is not None:
+            result = client.close()  # a coroutine for PyMongo, a plain call for Motor
+            if result is not None:
+                await result
+
+
+StoreMaker = Callable[..., MongoStore]
+StoreOpener = Callable[..., AbstractAsyncContextManager[MongoStore]]
+
+
+def store_maker(server_url: str, database: str, collection: str) -> StoreMaker:
+    """``maker(kind, **store_kwargs)``: a new store on ``collection``; close it when done.
+
+    ``"pymongo"`` builds the store from a URL (the store owns its AsyncMongoClient);
+    ``"pymongo-client"`` and ``"motor"`` hand it a collection of a client made here,
+    which closing the store closes as well.
+    """
+
+    def maker(kind: str = "pymongo", **kwargs: Any) -> MongoStore:
+        if kind == "pymongo":
+            parts = urlsplit(server_url)
+            query = "&".join([parts.query] * bool(parts.query) + [f"collection={collection}"])
+            url = urlunsplit(parts._replace(path=f"/{database}", query=query))
+            return MongoStore(url, **kwargs)
+        client: Any
+        if kind == "pymongo-client":
+            client = pymongo.AsyncMongoClient(server_url)
+        elif kind == "motor":
+            from motor.motor_asyncio import AsyncIOMotorClient
+
+            client = AsyncIOMotorClient(server_url)
+        else:
+            raise AssertionError(f"unknown client kind {kind!r}")
+        return ClientClosingStore(client[database][collection], test_client=client, **kwargs)
+
+    return maker
+
+
+def store_opener(maker: StoreMaker) -> StoreOpener:
+    """``async with opener(kind, **store_kwargs) as store``: :func:`store_maker`, closed after."""
+
+    @asynccontextmanager
+    async def opener(kind: str = "pymongo", **kwargs: Any) -> AsyncIterator[MongoStore]:
+        store = maker(kind, **kwargs)
+        try:
+            yield store
+        finally:
+            await store.close()
+
+    return opener
+
+
+@pytest.fixture
+def make_store(mongo_server: MongoServer, collection_name: str) -> StoreMaker:
+    """New stores on the test's collection of the shared server."""
+    return store_maker(mongo_server.url, mongo_server.database, collection_name)
+
+
+@pytest.fixture
+def open_store(make_store: StoreMaker) -> StoreOpener:
+    """Stores on the test's collection of the shared server, closed at the block's end."""
+    return store_opener(make_store)
+
+
+@pytest.fixture
+def dead_url() -> str:
+    """A server URL where nothing listens (a port that was free a moment ago)."""
+    return f"mongodb://127.0.0.1:{free_port()}/"
+
+
+@pytest.fixture
+def store_maker_for(collection_name: str) -> Callable[[str], StoreOpener]:
+    """``store_maker_for(server_url)(kind, **kwargs)``: open a store on another server."""
+
+    def for_server(server_url: str) -> StoreOpener:
+        return store_opener(store_maker(server_url, "app", collection_name))
+
+    return for_server

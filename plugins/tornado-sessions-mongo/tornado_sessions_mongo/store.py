@@ -1,0 +1,552 @@
+"""The MongoDB session store, :class:`MongoStore`: one document per session.
+
+Document layout (``_id`` is the core's store key)::
+
+    {
+        "_id": "<store key>",
+        "expires": ISODate(...),          # BSON date, millisecond precision
+        "meta": BinData(...),             # the core's bytes, kept untouched
+        "data": {"<escaped key>": BinData(...), ...},
+    }
+
+Session keys are escaped into field names by :mod:`tornado_sessions_mongo.fields`,
+so a request that changed two keys sends ``$set``/``$unset`` for exactly those two
+paths, in one atomic ``update_one`` that also requires the document to be live:
+two requests that changed different keys both keep their change, and a session
+destroyed meanwhile is not brought back.
+
+Expiry: every read filters on ``expires > now``, so an expired document is never
+returned, whether or not it has been reclaimed yet.  Reclaiming is the server's
+job through a TTL index on ``expires`` (created once, on first use, idempotently).
+A server that refuses TTL indexes (FerretDB 1.x, some managed offerings) gets a
+logged warning and a background task that deletes expired documents every
+``cleanup_interval`` seconds; :meth:`MongoStore.close` stops it.
+
+The driver is PyMongo's asyncio API (:class:`pymongo.AsyncMongoClient`).  A Motor
+client, database or collection is accepted as well: Motor is optional and never
+imported here; its objects are recognised once Motor has been loaded by the caller.
+
+Timeouts: with ``timeout`` set (the core passes ``SessionOptions.store_timeout``),
+every call runs under :func:`pymongo.timeout` (client-side operation timeout:
+server selection, connection, I/O and the server's ``maxTimeMS``) and is also
+bounded by :func:`asyncio.timeout`, because PyMongo's server selection may wait up
+to half a second past its deadline.  A client the store creates from a URL gets
+``timeoutMS``, ``serverSelectionTimeoutMS`` and ``connectTimeoutMS`` too.  So the
+store sets ``enforces_timeout``, and with the server down a call fails within
+``timeout``; the driver keeps monitoring the server, so calls succeed again as
+soon as it is back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import logging
+import math
+import re
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol, TypeVar, cast
+
+import pymongo
+from bson.datetime_ms import DatetimeMS
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.collection import Collection
+from pymongo.database import Database
+from pymongo.errors import ConfigurationError as DriverConfigurationError
+from pymongo.errors import InvalidName, OperationFailure
+from pymongo.results import DeleteResult, UpdateResult
+
+from tornado_sessions.errors import ConfigurationError
+from tornado_sessions.record import Changes, Record
+from tornado_sessions.stores.base import Store
+
+from .fields import escape_field, unescape_field
+from .urls import DEFAULT_COLLECTION, DEFAULT_DATABASE, parse_store_url, timeout_options
+
+__all__ = ["MongoStore"]
+
+logger = logging.getLogger("tornado_sessions.mongo")
+
+T = TypeVar("T")
+
+#: Name of the TTL index the store creates on ``expires``.
+TTL_INDEX_NAME = "expires_ttl"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: The latest instant a Python datetime (and so the store) can hold: 9999-12-31T23:59:59.999Z.
+_MAX_MILLIS = 253_402_300_799_999
+
+
+class _Cursor(Protocol):
+    def __aiter__(self) -> AsyncIterator[Mapping[str, Any]]: ...
+
+
+class _Database(Protocol):
+    async def command(self, command: str, /) -> Mapping[str, Any]: ...
+
+
+class _Collection(Protocol):
+    """What the store uses of a collection: PyMongo's async API and Motor's agree on it."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def full_name(self) -> str: ...
+
+    @property
+    def database(self) -> _Database: ...
+
+    async def find_one(self, filter: Mapping[str, Any], /) -> Mapping[str, Any] | None: ...
+
+    def find(self, filter: Mapping[str, Any], projection: Mapping[str, Any], /) -> _Cursor: ...
+
+    async def replace_one(
+        self, filter: Mapping[str, Any], replacement: Mapping[str, Any], /, *, upsert: bool
+    ) -> UpdateResult: ...
+
+    async def update_one(
+        self, filter: Mapping[str, Any], update: Mapping[str, Any], /
+    ) -> UpdateResult: ...
+
+    async def delete_one(self, filter: Mapping[str, Any], /) -> DeleteResult: ...
+
+    async def delete_many(self, filter: Mapping[str, Any], /) -> DeleteResult: ...
+
+    async def count_documents(self, filter: Mapping[str, Any], /) -> int: ...
+
+    async def create_index(self, keys: list[tuple[str, int]], /, **kwargs: Any) -> str: ...
+
+    async def index_information(self) -> Mapping[str, Mapping[str, Any]]: ...
+
+
+def _is_motor(obj: object, kind: str) -> bool:
+    """True if ``obj`` is a Motor ``AgnosticClient``/``AgnosticDatabase``/``AgnosticCollection``.
+
+    Motor is not a dependency: if ``motor.core`` was never imported, nothing can be
+    a Motor object, and nothing is imported here.
+    """
+    core = sys.modules.get("motor.core")
+    cls = getattr(core, kind, None) if core is not None else None
+    return isinstance(cls, type) and isinstance(obj, cls)
+
+
+def _to_date(timestamp: float) -> datetime:
+    """A Unix time as a UTC datetime, truncated to BSON's millisecond precision.
+
+    Truncating means a record may expire up to a millisecond early, never late.
+    """
+    if math.isnan(timestamp):
+        raise ValueError("expires_at is NaN")
+    if timestamp <= 0:
+        millis = 0
+    elif timestamp >= _MAX_MILLIS / 1000:
+        millis = _MAX_MILLIS
+    else:
+        millis = math.floor(timestamp * 1000)
+    return _EPOCH + timedelta(milliseconds=millis)
+
+
+def _from_date(value: Any) -> float:
+    """The Unix time of a stored ``expires`` value, however the client decodes dates."""
+    if isinstance(value, DatetimeMS):
+        return int(value) / 1000
+    if isinstance(value, datetime):
+        date: datetime = value
+        if date.tzinfo is None:  # PyMongo's default: naive datetimes in UTC
+            date = date.replace(tzinfo=UTC)
+        return date.timestamp()
+    raise TypeError(f"the session document's expires field is not a date: {value!r}")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _live(key: str, now: datetime) -> dict[str, Any]:
+    return {"_id": key, "expires": {"$gt": now}}
+
+
+class _KeyLocks:
+    """One :class:`asyncio.Lock` per store key, dropped when nobody holds or awaits it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, list[int]]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        lock, users = self._locks.setdefault(key, (asyncio.Lock(), [0]))
+        users[0] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            users[0] -= 1
+            if not users[0]:
+                del self._locks[key]
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+
+class MongoStore(Store):
+    """Sessions in a MongoDB collection, one document each.
+
+    :param target: a ``mongodb://``/``mongodb+srv://`` URL, or an
+        :class:`~pymongo.AsyncMongoClient`, ``AsyncDatabase`` or ``AsyncCollection``,
+        or their Motor counterparts.  The store closes a client only if it made it
+        (from a URL).
+    :param database: database name, for a URL or a client.  Default: the URL's
+        path, else the client's default database, else ``"tornado_sessions"``.
+    :param collection: collection name, for a URL, client or database.  Default:
+        the URL's ``collection`` option, else ``"sessions"``.
+    :param timeout: seconds every store call may take (``None``: leave it to the
+        client's own settings, and to the core).
+    :param cleanup_interval: seconds between two deletions of expired documents,
+        used only when the server refuses TTL indexes.
+    :param client_options: extra keyword arguments for the client made from a URL.
+    :param serialize_writes: run this store's writes to one session one at a time.
+        Needed only on servers whose updates are not atomic (FerretDB 1.x applies
+        an update as a read and a separate write), and it helps there only within
+        one process.  ``None`` (default): decided on the first call by asking the
+        server (``buildInfo``).
+
+    An ``AsyncMongoClient`` (and so the store, if it made one) is bound to the
+    event loop it is first used on.
+    """
+
+    def __init__(
+        self,
+        target: str | object,
+        *,
+        database: str | None = None,
+        collection: str | None = None,
+        timeout: float | None = 2.0,
+        cleanup_interval: float | None = None,
+        client_options: Mapping[str, Any] | None = None,
+        serialize_writes: bool | None = None,
+    ) -> None:
+        if timeout is not None and not timeout > 0:
+            raise ConfigurationError(f"the store timeout must be positive, not {timeout!r}")
+        #: Seconds every store call may take; ``None`` if unbounded by the store.
+        self.timeout = timeout
+        self.enforces_timeout = timeout is not None
+        #: Whether calls also run under ``pymongo.timeout`` (not when a URL sets ``timeoutMS``).
+        self._driver_timeout = timeout
+        self._owned_client: AsyncMongoClient[dict[str, Any]] | None = None
+
+        if isinstance(target, str):
+            parsed = parse_store_url(target)
+            if "timeoutms" in parsed.driver_options:
+                self._driver_timeout = None
+            options = {**timeout_options(parsed, timeout), **(client_options or {})}
+            try:
+                client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+                    parsed.client_url, **options
+                )
+            except (DriverConfigurationError, ValueError, TypeError) as exc:
+                raise ConfigurationError(f"bad MongoDB store URL or option: {exc}") from exc
+            self._owned_client = client
+            target = client
+            database = database or parsed.database
+            collection = collection or parsed.collection
+            if cleanup_interval is None:
+                cleanup_interval = parsed.cleanup_interval
+        elif client_options:
+            raise ConfigurationError("client_options apply only to a store made from a URL")
+
+        if cleanup_interval is not None and not cleanup_interval > 0:
+            raise ConfigurationError(
+                f"cleanup_interval must be positive, not {cleanup_interval!r}"
+            )
+        #: Seconds between two cleanups, when the server has no TTL index.
+        self.cleanup_interval = cleanup_interval or 60.0
+        try:
+            #: The collection the sessions live in (PyMongo's or Motor's).
+            self.collection: Any = self._resolve(target, database, collection)
+        except InvalidName as exc:
+            raise ConfigurationError(f"bad MongoDB database or collection name: {exc}") from exc
+        self._coll = cast(_Collection, self.collection)
+        #: ``True`` once the TTL index exists, ``False`` if the server refused it
+        #: (the cleanup task runs instead), ``None`` before the first call.
+        self.ttl_index: bool | None = None
+        #: Whether the server applies a single-document update atomically (MongoDB
+        #: does, FerretDB 1.x does not); ``None`` before the first call.
+        self.atomic_updates: bool | None = None
+        #: Whether writes to one session are serialized in this process; see above.
+        self.serialize_writes = serialize_writes
+        self._prepared = False
+        self._prepare_lock = asyncio.Lock()
+        self._key_locks = _KeyLocks()
+        self._cleanup_task: asyncio.Task[None] | None = None
+
+    @classmethod
+    def from_url(cls, url: str, *, timeout: float) -> MongoStore:
+        """The store factory registered for ``mongodb://`` and ``mongodb+srv://``."""
+        return cls(url, timeout=timeout)
+
+    @staticmethod
+    def _resolve(target: object, database: str | None, collection: str | None) -> object:
+        if isinstance(target, Collection | Database | pymongo.MongoClient):
+            raise ConfigurationError(
+                "MongoStore needs an asyncio client: pymongo.AsyncMongoClient (or a Motor "
+                f"client), not the synchronous {type(target).__name__}"
+            )
+        if isinstance(target, AsyncCollection) or _is_motor(target, "AgnosticCollection"):
+            if database is not None or collection is not None:
+                raise ConfigurationError(
+                    "database and collection cannot be given with a collection object"
+                )
+            return target
+        collection = collection or DEFAULT_COLLECTION
+        if isinstance(target, AsyncDatabase) or _is_motor(target, "AgnosticDatabase"):
+            if database is not None:
+                raise ConfigurationError("database cannot be given with a database object")
+            return cast(Any, target)[collection]
+        if isinstance(target, AsyncMongoClient) or _is_motor(target, "AgnosticClient"):
+            client = cast(Any, target)
+            db = client[database] if database else client.get_default_database(DEFAULT_DATABASE)
+            return db[collection]
+        raise ConfigurationError(
+            "MongoStore takes a mongodb:// URL, or a pymongo.AsyncMongoClient, AsyncDatabase "
+            f"or AsyncCollection (or a Motor one), not {type(target).__name__}"
+        )
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self._coll.full_name}>"
+
+    # -- plumbing ---------------------------------------------------------------
+
+    def _driver_deadline(self) -> AbstractContextManager[object]:
+        if self._driver_timeout is None:
+            return contextlib.nullcontext()
+        return pymongo.timeout(self._driver_timeout)
+
+    async def _call(
+        self, operation: Callable[[], Awaitable[T]], *, write_to: str | None = None
+    ) -> T:
+        """Run one store operation within the timeout, once the store is prepared.
+
+        ``write_to``: the key a write goes to, for :attr:`serialize_writes`.
+        """
+        if self.timeout is None:
+            return await self._run(operation, write_to)
+        async with asyncio.timeout(self.timeout):
+            with self._driver_deadline():
+                return await self._run(operation, write_to)
+
+    async def _run(self, operation: Callable[[], Awaitable[T]], write_to: str | None) -> T:
+        if not self._prepared:
+            await self._prepare()
+        if write_to is None or not self.serialize_writes:
+            return await operation()
+        async with self._key_locks.hold(write_to):
+            return await operation()
+
+    async def _prepare(self) -> None:
+        """On first use: learn what the server can do, and create the TTL index."""
+        async with self._prepare_lock:
+            if self.atomic_updates is None:
+                self.atomic_updates = await self._probe_atomic_updates()
+            if self.serialize_writes is None:
+                self.serialize_writes = not self.atomic_updates
+            if self.ttl_index is None:
+                await self._create_indexes()
+            self._prepared = True
+
+    async def prepare(self) -> None:
+        """Probe the server and create the TTL index now, rather than on the first call.
+
+        Idempotent.  If the server refuses TTL indexes, logs a warning and starts
+        the cleanup task.  Driver errors (server unreachable...) propagate, and the
+        next call tries again.
+        """
+        await self._call(_noop)
+
+    async def _probe_atomic_updates(self) -> bool:
+        try:
+            info = await self._coll.database.command("buildInfo")
+        except OperationFailure:  # not allowed to ask: assume a MongoDB
+            return True
+        version = str(info.get("ferretdbVersion") or "")
+        if not re.match(r"v?1\.", version):
+            return True
+        logger.warning(
+            "FerretDB %s applies an update as a read and a separate write, so two writes "
+            "to one session at the same time can lose one's changes; %s",
+            version,
+            "this store serializes its writes to each session (which protects only "
+            "the requests of this process)"
+            if self.serialize_writes is not False
+            else "serialize_writes=False was asked for, so they are not serialized",
+        )
+        return False
+
+    async def _create_indexes(self) -> None:
+        coll = self._coll
+        try:
+            await coll.create_index([("expires", 1)], expireAfterSeconds=0, name=TTL_INDEX_NAME)
+        except OperationFailure as exc:
+            if await self._has_ttl_index():
+                self.ttl_index = True
+                return
+            logger.warning(
+                "the server refused a TTL index on %s.expires (%s); expired sessions are "
+                "never returned, and a task in this process will delete them every %g s",
+                coll.full_name,
+                (exc.details or {}).get("errmsg") or exc,
+                self.cleanup_interval,
+            )
+            with contextlib.suppress(OperationFailure):
+                await coll.create_index([("expires", 1)], name="expires_1")
+            self.ttl_index = False
+            self._start_cleanup()
+        else:
+            self.ttl_index = True
+
+    async def _has_ttl_index(self) -> bool:
+        """Whether a TTL index on ``expires`` alone exists already (say, under another name)."""
+        try:
+            indexes = await self._coll.index_information()
+        except OperationFailure:
+            return False
+        return any(
+            list(spec.get("key", ())) == [("expires", 1)] and "expireAfterSeconds" in spec
+            for spec in indexes.values()
+        )
+
+    def _start_cleanup(self) -> None:
+        if self._cleanup_task is None or self._cleanup_task.done():
+            # A fresh context: the caller's pymongo.timeout deadline must not follow the task.
+            self._cleanup_task = asyncio.get_running_loop().create_task(
+                self._cleanup_loop(),
+                name=f"tornado-sessions-mongo cleanup of {self._coll.full_name}",
+                context=contextvars.Context(),
+            )
+
+    async def _cleanup_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.cleanup_interval)
+            try:
+                await self.delete_expired()
+            except Exception:
+                # A background task has no caller to raise to; the next pass retries.
+                logger.warning(
+                    "deleting expired sessions from %s failed", self._coll.full_name, exc_info=True
+                )
+
+    @property
+    def cleanup_running(self) -> bool:
+        """Whether the cleanup task (the fallback for a missing TTL index) is running."""
+        return self._cleanup_task is not None and not self._cleanup_task.done()
+
+    async def delete_expired(self) -> int:
+        """Delete the documents whose expiry has passed; return how many.
+
+        The cleanup task calls this; with a TTL index the server does it on its own.
+        """
+
+        async def run() -> int:
+            result = await self._coll.delete_many({"expires": {"$lte": _now()}})
+            return result.deleted_count
+
+        return await self._call(run)
+
+    # -- the contract -----------------------------------------------------------
+
+    async def load(self, key: str) -> Record | None:
+        doc = await self._call(lambda: self._coll.find_one(_live(key, _now())))
+        if doc is None:
+            return None
+        data = doc.get("data") or {}
+        return Record(
+            fields={unescape_field(name): bytes(value) for name, value in data.items()},
+            meta=bytes(doc.get("meta", b"")),
+            expires_at=_from_date(doc["expires"]),
+        )
+
+    async def save(self, key: str, record: Record) -> None:
+        expires = _to_date(record.expires_at)
+        if expires <= _now():
+            # Already expired: what is stored under the key must go, and nothing is written.
+            await self._call(lambda: self._coll.delete_one({"_id": key}), write_to=key)
+            return
+        doc = {
+            "_id": key,
+            "expires": expires,
+            "meta": bytes(record.meta),
+            "data": {escape_field(name): bytes(value) for name, value in record.fields.items()},
+        }
+        await self._call(
+            lambda: self._coll.replace_one({"_id": key}, doc, upsert=True), write_to=key
+        )
+
+    async def destroy(self, key: str) -> None:
+        await self._call(lambda: self._coll.delete_one({"_id": key}), write_to=key)
+
+    async def touch(self, key: str, expires_at: float) -> bool:
+        expires = _to_date(expires_at)
+        return await self._update_live(key, expires, {"$set": {"expires": expires}})
+
+    async def save_changes(
+        self, key: str, changes: Changes, meta: bytes, expires_at: float
+    ) -> bool:
+        updates: dict[str, Any] = {
+            f"data.{escape_field(name)}": bytes(value) for name, value in changes.updated.items()
+        }
+        expires = _to_date(expires_at)
+        updates["meta"] = bytes(meta)
+        updates["expires"] = expires
+        update: dict[str, Any] = {"$set": updates}
+        if changes.deleted:
+            update["$unset"] = {f"data.{escape_field(name)}": "" for name in changes.deleted}
+        return await self._update_live(key, expires, update)
+
+    async def _update_live(self, key: str, expires: datetime, update: Mapping[str, Any]) -> bool:
+        """Apply ``update`` to the live document under ``key``; ``False`` if there is none.
+
+        A new expiry (``expires``) in the past deletes the document instead.
+        """
+        if expires <= _now():
+            deleted = await self._call(
+                lambda: self._coll.delete_one(_live(key, _now())), write_to=key
+            )
+            return deleted.deleted_count == 1
+        result = await self._call(
+            lambda: self._coll.update_one(_live(key, _now()), update), write_to=key
+        )
+        return result.matched_count == 1
+
+    async def clear(self) -> None:
+        await self._call(lambda: self._coll.delete_many({}))
+
+    async def count(self) -> int:
+        return await self._call(lambda: self._coll.count_documents({"expires": {"$gt": _now()}}))
+
+    async def keys(self) -> AsyncIterator[str]:
+        # Documents are fetched in batches; each batch is bounded by the client's
+        # own timeouts (set from ``timeout`` for a client made from a URL).
+        await self._call(_noop)
+        cursor = self._coll.find({"expires": {"$gt": _now()}}, {"_id": 1})
+        async for doc in cursor:
+            yield str(doc["_id"])
+
+    async def close(self) -> None:
+        """Stop the cleanup task, and close the client if the store made it.  Idempotent."""
+        task, self._cleanup_task = self._cleanup_task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        client, self._owned_client = self._owned_client, None
+        if client is not None:
+            await client.close()
+
+
+async def _noop() -> None:
+    return None
+
