@@ -1,12 +1,14 @@
 """Distribution metadata for the core package, tornado-sessions."""
 
+from pathlib import Path
+
 from setuptools import find_packages, setup
 
 setup(
     name="tornado-sessions",
     version="0.1.0",
     description="Server-side sessions for Tornado, in the spirit of express-session",
-    long_description=open("README.md", encoding="utf-8").read(),
+    long_description=Path(__file__).with_name("README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     license="MIT",
     python_requires=">=3.11",

@@ -166,6 +166,7 @@ class SessionMixin(_HandlerBase):
     ) -> None:
         try:
             await commit.run()
+            self._apply_cookie(commit)
         except StoreError as exc:
             self._store_failed(exc)
             return
@@ -173,7 +174,6 @@ class SessionMixin(_HandlerBase):
             log.exception("unexpected error while saving the session")
             self._fail(500)
             return
-        self._apply_cookie(commit)
         if finishing:
             self._session_finishing = True
             future = super().finish()

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Awaitable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -42,7 +43,7 @@ from .ids import checked_id, log_id, store_key
 from .options import SessionOptions
 from .record import Changes, Record
 from .registry import create_store, get_plugin_manager, get_serializer
-from .session import Session
+from .session import MAX_LIFETIME, Session
 from .signing import Signer
 from .stores.base import Store
 
@@ -88,12 +89,20 @@ def _pack_meta(created_at: float, max_age: float | bool | None) -> bytes:
     return packed
 
 
-def _unpack_meta(meta: bytes) -> tuple[float, float | bool | None]:
+#: How far in the future a stored creation time may lie (clock skew between servers).
+CLOCK_SKEW = 300.0
+
+
+def _unpack_meta(meta: bytes, now: float) -> tuple[float, float | bool | None]:
+    """Decode the core's meta bytes, refusing values no honest write produces."""
     version, created_at, max_age = msgpack.unpackb(meta)
-    if version != _META_VERSION or not isinstance(created_at, int | float):
+    if version != _META_VERSION or type(created_at) not in (int, float):
         raise ValueError("unknown session meta format")
-    if not (max_age is None or max_age is False or isinstance(max_age, int | float)):
-        raise ValueError("bad max_age in session meta")
+    if not (math.isfinite(created_at) and 0 < created_at <= now + CLOCK_SKEW):
+        raise ValueError("session meta has an impossible creation time")
+    custom = max_age is not None and max_age is not False
+    if custom and (type(max_age) not in (int, float) or not 0 < max_age <= MAX_LIFETIME):
+        raise ValueError("session meta has an impossible lifetime")
     return float(created_at), max_age
 
 
@@ -234,7 +243,7 @@ class SessionRuntime:
     def _decode(self, record: Record, now: float) -> tuple[dict[str, Any], float, Any]:
         if record.expires_at <= now:
             raise LookupError("expired")
-        created_at, max_age = _unpack_meta(record.meta)
+        created_at, max_age = _unpack_meta(record.meta, now)
         absolute = self.options.absolute_timeout
         if absolute is not None and created_at + absolute <= now:
             raise LookupError("past absolute_timeout")

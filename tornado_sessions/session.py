@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 __all__ = ["Session"]
 
 _MUTABLE = (list, dict, set, bytearray)
+#: Longest lifetime a session may have (``set_max_age`` refuses more; so does loading).
+MAX_LIFETIME = 10 * 365 * 86400.0
 
 
 class Session(MutableMapping[str, Any]):
@@ -183,8 +185,10 @@ class Session(MutableMapping[str, Any]):
         the browser closes); the server still expires the record after the
         default ``max_age`` of idleness.  ``absolute_timeout`` still applies.
         """
-        if seconds is not None and not seconds > 0:
-            raise ValueError("set_max_age() takes a positive number of seconds or None")
+        if seconds is not None and not 0 < seconds <= MAX_LIFETIME:
+            raise ValueError(
+                "set_max_age() takes a positive number of seconds (at most ten years) or None"
+            )
         self._max_age = False if seconds is None else float(seconds)
         self._meta_changed = True
 
