@@ -429,28 +429,28 @@ async def test_a_client_built_from_a_url_is_closed_by_close(store_url, admin, ke
     assert connected() == 0
 
 
-def test_url_timeout_reaches_the_client_sockets_and_the_store(redis_server):
-    store = RedisStore.from_url(redis_server.url, timeout=0.75)
+def test_url_timeout_reaches_the_client_sockets_and_the_store():
+    store = RedisStore.from_url("redis://127.0.0.1:6379/0", timeout=0.75)
     kwargs = store.client.connection_pool.connection_kwargs
     assert kwargs["socket_timeout"] == 0.75 and kwargs["socket_connect_timeout"] == 0.75
     assert kwargs["retry"].get_retries() == 0
     assert store.enforces_timeout is True and store.timeout == 0.75
 
 
-def test_socket_timeouts_in_the_url_win(redis_server):
-    store = RedisStore.from_url(f"{redis_server.url}?socket_timeout=5", timeout=0.75)
+def test_socket_timeouts_in_the_url_win():
+    store = RedisStore.from_url("redis://127.0.0.1:6379/0?socket_timeout=5", timeout=0.75)
     kwargs = store.client.connection_pool.connection_kwargs
     assert kwargs["socket_timeout"] == 5.0 and kwargs["socket_connect_timeout"] == 0.75
 
 
-def test_a_decoding_client_is_refused(redis_server):
-    client = redis.asyncio.Redis(port=redis_server.port, decode_responses=True)
+def test_a_decoding_client_is_refused():
+    client = redis.asyncio.Redis(decode_responses=True)
     with pytest.raises(ConfigurationError, match="decode_responses=False"):
         RedisStore(client)
     with pytest.raises(ConfigurationError, match="decode_responses"):
-        RedisStore.from_url(f"{redis_server.url}?decode_responses=true", timeout=1)
+        RedisStore.from_url("redis://127.0.0.1:6379/0?decode_responses=true", timeout=1)
 
 
-def test_a_non_positive_timeout_is_refused(redis_server):
+def test_a_non_positive_timeout_is_refused():
     with pytest.raises(ConfigurationError, match="timeout must be positive"):
-        RedisStore(redis_server.url, timeout=0)
+        RedisStore("redis://127.0.0.1:6379/0", timeout=0)
