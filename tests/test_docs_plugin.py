@@ -35,7 +35,9 @@ PACKAGE = "tornado_sessions_filestore"
 
 
 def _build_flags() -> list[str]:
-    """Build offline with the installed setuptools when it can make wheels, else isolated."""
+    """Build offline when setuptools can make wheels here; else let pip fetch the build tools."""
+    if importlib.util.find_spec("setuptools") is None:
+        return []
     if importlib.util.find_spec("wheel") is not None:
         return ["--no-build-isolation"]
     import setuptools
