@@ -68,6 +68,7 @@ def test_store_options_are_removed_before_redis_py_sees_the_url():
         ("redis://h:1?decode_responses=1", "session values are bytes"),
         ("redis://h:1?socket_timeout=soon", "invalid Redis store URL"),
         ("redis://h:1?no_such_option=1", "invalid Redis store URL"),
+        ("redis+cluster://h:1?no_such_option=1", "invalid Redis store URL"),
     ],
 )
 def test_bad_urls_are_configuration_errors(url, message):

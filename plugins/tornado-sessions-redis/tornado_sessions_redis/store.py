@@ -236,12 +236,15 @@ class RedisStore(Store):
         pattern = _glob_escape(self._prefix) + b"*"
         keys = self._client.scan_iter(match=pattern, count=_SCAN_COUNT, _type="hash")
         iterator = keys.__aiter__()
-        while True:
-            try:
-                redis_key = await self._bounded(iterator.__anext__())
-            except StopAsyncIteration:
-                return
-            yield redis_key
+        try:
+            while True:
+                try:
+                    redis_key = await self._bounded(iterator.__anext__())
+                except StopAsyncIteration:
+                    return
+                yield redis_key
+        finally:  # the caller may stop early: end redis-py's generator here, not at GC
+            await iterator.aclose()
 
     async def clear(self) -> None:
         batch: list[bytes] = []
