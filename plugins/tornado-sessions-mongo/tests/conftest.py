@@ -15,8 +15,10 @@ set, and are skipped with the reason otherwise: they never pass without a server
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -29,8 +31,14 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pymongo
 import pytest
+import tornado.httpclient
+import tornado.ioloop
+import tornado.web
 from pymongo.errors import PyMongoError
 from tornado_sessions_mongo import MongoStore
+
+from tornado_sessions import SessionMixin, SessionOptions
+from tornado_sessions.runtime import runtime_for
 
 ENV_URL = "TORNADO_SESSIONS_MONGO_URL"
 ENV_BINARY = "TORNADO_SESSIONS_FERRETDB"
@@ -179,10 +187,20 @@ class FerretDB:
                             f"FerretDB did not answer a ping within {timeout}s:\n{self.log_tail()}"
                         ) from None
 
+    def pause(self) -> None:
+        """Freeze the server (SIGSTOP): the kernel still accepts connections, nobody answers."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
+
     def stop(self) -> None:
         process, self.process = self.process, None
         if process is None:
             return
+        process.send_signal(signal.SIGCONT)  # a frozen process would not act on SIGTERM
         process.terminate()
         try:
             process.wait(timeout=15)
@@ -370,3 +388,147 @@ def store_maker_for(collection_name: str) -> Callable[[str], StoreOpener]:
         return store_opener(store_maker(server_url, "app", collection_name))
 
     return for_server
+
+
+# -- HTTP: a small application over a real socket ------------------------------------
+
+SECRET = "x" * 32
+
+
+class _Handler(SessionMixin, tornado.web.RequestHandler):
+    def dump(self, session: Any) -> None:
+        self.set_header("Content-Type", "application/json")
+        self.write(json.dumps({"data": dict(session), "new": session.is_new}))
+
+
+class GetHandler(_Handler):
+    async def get(self) -> None:
+        self.dump(await self.get_session())
+
+
+class SetHandler(_Handler):
+    """``/set?k=v&...`` sets each query argument as a session key."""
+
+    async def get(self) -> None:
+        session = await self.get_session()
+        for key, values in self.request.query_arguments.items():
+            session[key] = values[-1].decode()
+        self.dump(session)
+
+
+class DestroyHandler(_Handler):
+    async def get(self) -> None:
+        session = await self.get_session()
+        await session.destroy()
+        self.dump(session)
+
+
+class HealthHandler(SessionMixin, tornado.web.RequestHandler):
+    def get(self) -> None:
+        self.write("ok")
+
+
+HANDLERS: list[Any] = [
+    (r"/get", GetHandler),
+    (r"/set", SetHandler),
+    (r"/destroy", DestroyHandler),
+    (r"/health", HealthHandler),
+]
+
+
+@pytest.fixture
+def session_options() -> dict[str, Any]:
+    """Extra SessionOptions for the test's application; override in a test module."""
+    return {}
+
+
+@pytest.fixture
+def store_server(mongo_server: MongoServer) -> tuple[str, str]:
+    """``(server URL, database)`` the application's store uses; the fault tests override it."""
+    return mongo_server.url, mongo_server.database
+
+
+@pytest.fixture
+def app(
+    store_server: tuple[str, str],
+    collection_name: str,
+    client_kind: str,
+    session_options: dict[str, Any],
+    io_loop: tornado.ioloop.IOLoop,
+) -> Iterator[tornado.web.Application]:
+    """The application under test: ``pymongo`` gives SessionOptions a ``mongodb://`` URL
+    (resolved by the plugin through the entry point), ``motor`` a MongoStore on a Motor
+    collection.
+    """
+    server_url, database = store_server
+    timeout = session_options.get("store_timeout", 2.0)
+    store: str | MongoStore
+    if client_kind == "pymongo":
+        parts = urlsplit(server_url)
+        query = "&".join([parts.query] * bool(parts.query) + [f"collection={collection_name}"])
+        store = urlunsplit(parts._replace(path=f"/{database}", query=query))
+    else:
+        store = store_maker(server_url, database, collection_name)("motor", timeout=timeout)
+    options = SessionOptions(secret=SECRET, store=store, **session_options)
+    application = tornado.web.Application(HANDLERS, sessions=options)
+    yield application
+    io_loop.run_sync(runtime_for(application).store.close)
+
+
+@pytest.fixture
+def app_collection(store_server: tuple[str, str], collection_name: str) -> Iterator[Any]:
+    """The application's collection through the synchronous driver."""
+    server_url, database = store_server
+    with pymongo.MongoClient(server_url, serverSelectionTimeoutMS=10_000) as client:
+        yield client[database][collection_name]
+
+
+class Reply:
+    """A response as the test sees it: status, JSON body, ``Set-Cookie`` headers, time taken."""
+
+    def __init__(self, response: tornado.httpclient.HTTPResponse, elapsed: float) -> None:
+        self.code = response.code
+        self.body = response.body or b""
+        self.set_cookies = [
+            header
+            for header in response.headers.get_list("Set-Cookie")
+            if header.startswith("sessionid=")
+        ]
+        self.elapsed = elapsed
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class Browser:
+    """Keeps the ``sessionid`` cookie from real ``Set-Cookie`` headers and sends it back."""
+
+    def __init__(self, http_client: tornado.httpclient.AsyncHTTPClient, base_url: str) -> None:
+        self.http_client = http_client
+        self.base_url = base_url
+        self.cookie: str | None = None
+
+    async def get(self, path: str, *, cookie: str | None = None, keep: bool = True) -> Reply:
+        """GET ``path`` with the session cookie (or ``cookie``); remember what comes back."""
+        sent = cookie if cookie is not None else self.cookie
+        headers = {"Cookie": f"sessionid={sent}"} if sent else {}
+        started = time.monotonic()
+        response = await self.http_client.fetch(
+            self.base_url + path, headers=headers, raise_error=False, request_timeout=30
+        )
+        reply = Reply(response, time.monotonic() - started)
+        if reply.set_cookies and keep:
+            header = reply.set_cookies[-1]
+            value = header.split(";", 1)[0].split("=", 1)[1]
+            cleared = "max-age=0" in header.lower().replace(" ", "")
+            self.cookie = None if cleared or not value else value
+        return reply
+
+
+@pytest.fixture
+def browser(
+    app: tornado.web.Application, http_server: Any, http_client: Any, base_url: str
+) -> Browser:
+    # ``app`` first: without a server the test is skipped (or fails) before
+    # pytest-tornado binds a port.
+    return Browser(http_client, base_url)

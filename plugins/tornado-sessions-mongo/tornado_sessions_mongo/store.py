@@ -13,7 +13,10 @@ Session keys are escaped into field names by :mod:`tornado_sessions_mongo.fields
 so a request that changed two keys sends ``$set``/``$unset`` for exactly those two
 paths, in one atomic ``update_one`` that also requires the document to be live:
 two requests that changed different keys both keep their change, and a session
-destroyed meanwhile is not brought back.
+destroyed meanwhile is not brought back.  A server whose updates are not atomic
+(FerretDB 1.x reads a document and writes it back as two steps) is detected on
+the first call; the store then serializes its own writes to each session, which
+keeps the guarantee among the requests of one process.
 
 Expiry: every read filters on ``expires > now``, so an expired document is never
 returned, whether or not it has been reclaimed yet.  Reclaiming is the server's
@@ -236,7 +239,7 @@ class MongoStore(Store):
         #: Seconds every store call may take; ``None`` if unbounded by the store.
         self.timeout = timeout
         self.enforces_timeout = timeout is not None
-        #: Whether calls also run under ``pymongo.timeout`` (not when a URL sets ``timeoutMS``).
+        #: The ``pymongo.timeout`` calls run under: ``timeout``, unless a URL sets ``timeoutMS``.
         self._driver_timeout = timeout
         self._owned_client: AsyncMongoClient[dict[str, Any]] | None = None
 
