@@ -176,6 +176,13 @@ def client(http_server: Any, base_url: str, options_kwargs: dict[str, Any]) -> C
     return Client(base_url, options_kwargs.get("name", "sessionid"))
 
 
+def use_options(app: tornado.web.Application, options: SessionOptions) -> None:
+    """Give ``app`` new session options, as a restart with new settings would."""
+    from tornado_sessions.runtime import _RUNTIME_ATTRIBUTE, SessionRuntime
+
+    setattr(app, _RUNTIME_ATTRIBUTE, SessionRuntime(options, options.secrets()))
+
+
 @pytest.fixture
 def runtime(app: tornado.web.Application) -> Callable[[], Any]:
     from tornado_sessions.runtime import runtime_for

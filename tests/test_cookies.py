@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import tornado.web
 
-from tests.conftest import SECRET, Client, CountingStore
+from tests.conftest import SECRET, Client, CountingStore, use_options
 from tests.handlers import HANDLERS
 from tornado_sessions import ConfigurationError, SessionOptions
 from tornado_sessions.signing import Signer
@@ -77,13 +77,11 @@ def make_app(store: CountingStore, **kwargs: Any) -> tornado.web.Application:
 async def test_secret_rotation_old_cookies_verify_new_ones_use_the_first_secret(
     http_server: Any, base_url: str, app: tornado.web.Application, store: CountingStore
 ) -> None:
-    from tornado_sessions.runtime import SessionRuntime
-
     client = Client(base_url)
     old_cookie = await signed_in(client)  # signed with SECRET
     # Deploy a new secret in front of the old one (as a restart with new settings would).
     rotated = SessionOptions(secret=["n" * 32, SECRET], store=store)
-    app._tornado_sessions_runtime = SessionRuntime(rotated, rotated.secrets())
+    use_options(app, rotated)
     response = await client.fetch("/set?more=1", cookie=old_cookie)
     assert response.json()["data"] == {"user": "alice", "more": "1"}
     assert response.cookie is not None
@@ -92,7 +90,7 @@ async def test_secret_rotation_old_cookies_verify_new_ones_use_the_first_secret(
     assert Signer([SECRET.encode()], "sessionid").unsign(new_value) is None
     # Once the old secret is dropped, the old cookie no longer verifies.
     dropped = SessionOptions(secret=["n" * 32], store=store)
-    app._tornado_sessions_runtime = SessionRuntime(dropped, dropped.secrets())
+    use_options(app, dropped)
     assert (await client.fetch("/get", cookie=old_cookie)).json()["new"] is True
     assert (await client.fetch("/get", cookie=new_value)).json()["new"] is False
 
@@ -200,3 +198,21 @@ def test_cookie_options_that_cannot_work_are_configuration_errors(
 
 def test_secret_is_not_shown_in_repr() -> None:
     assert SECRET not in repr(SessionOptions(secret=SECRET))
+
+
+@pytest.mark.gen_test
+@pytest.mark.options(browser_session_cookie=True)
+async def test_cookie_verified_by_an_old_secret_is_re_signed_even_without_a_write(
+    http_server: Any, base_url: str, app: tornado.web.Application, store: CountingStore
+) -> None:
+    client = Client(base_url)
+    old_cookie = await signed_in(client)
+    rotated = SessionOptions(secret=["n" * 32, SECRET], store=store, browser_session_cookie=True)
+    use_options(app, rotated)
+    store.calls.clear()
+    response = await client.fetch("/get", cookie=old_cookie)  # read-only, no Max-Age
+    assert dict(store.calls) == {"load": 1}
+    assert response.cookie is not None
+    assert Signer([b"n" * 32], "sessionid").unsign(response.cookie["value"]) is not None
+    # Signed with the current secret now: the next request does not re-send it.
+    assert (await client.fetch("/get")).raw_cookies == []

@@ -10,6 +10,7 @@ import pytest
 from tests.conftest import Client, CountingStore
 from tornado_sessions import ConfigurationError, MemoryStore, create_store, get_plugin_manager
 from tornado_sessions.hooks import StoreFactory, hookimpl
+from tornado_sessions.registry import store_schemes
 from tornado_sessions.session import Session
 
 
@@ -94,15 +95,39 @@ class Clash:
         return {"memory": lambda url, *, timeout: MemoryStore()}
 
 
-def test_two_plugins_claiming_one_scheme_is_a_configuration_error() -> None:
+class Duplicate:
+    @hookimpl
+    def tornado_sessions_add_stores(self) -> Mapping[str, StoreFactory]:
+        return {"dup": lambda url, *, timeout: MemoryStore()}
+
+
+def test_two_plugins_claiming_one_scheme_is_an_error_for_that_scheme_only() -> None:
     manager = get_plugin_manager()
-    plugin = Clash()
-    manager.register(plugin, name="clash")
+    plugins = [Clash(), Duplicate(), Duplicate()]
+    for plugin in plugins:
+        manager.register(plugin)
     try:
-        with pytest.raises(ConfigurationError, match="claimed by both"):
+        with pytest.raises(ConfigurationError, match=r"'memory' is claimed by both .*Clash"):
             create_store("memory://")
+        with pytest.raises(ConfigurationError, match=r"'dup' is claimed by both .*Duplicate"):
+            create_store("dup://")
     finally:
-        manager.unregister(plugin)
+        for plugin in plugins:
+            manager.unregister(plugin)
+    assert isinstance(create_store("memory://"), MemoryStore)
+
+
+def test_a_clash_on_another_scheme_leaves_other_schemes_working() -> None:
+    manager = get_plugin_manager()
+    plugins = [Duplicate(), Duplicate()]
+    for plugin in plugins:
+        manager.register(plugin)
+    try:
+        assert isinstance(create_store("memory://"), MemoryStore)
+        assert "dup" not in store_schemes() and "memory" in store_schemes()
+    finally:
+        for plugin in plugins:
+            manager.unregister(plugin)
 
 
 class ClosableStore(MemoryStore):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import Client, CountingStore
+from tornado_sessions import Record
 
 
 @pytest.mark.gen_test
@@ -162,3 +163,44 @@ async def test_unset_keep_stores_the_emptied_session(client: Client, store: Coun
         "new": False,
         "id": None,
     }
+
+
+class SlowLoadStore(CountingStore):
+    """Holds one request after its load until the test releases it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        import asyncio
+
+        self.hold = False
+        self.held = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def load(self, key: str) -> Record | None:
+        record = await super().load(key)
+        if self.hold:
+            self.hold = False
+            self.held.set()
+            await self.release.wait()
+        return record
+
+
+@pytest.mark.gen_test
+@pytest.mark.options(resave=True)
+@pytest.mark.store_class.with_args(SlowLoadStore)
+async def test_a_concurrent_logout_is_not_undone_by_a_request_still_running(
+    client: Client, store: SlowLoadStore
+) -> None:
+    import asyncio
+
+    await client.fetch("/set?user=alice")
+    cookie = client.value
+    store.hold = True
+    slow = asyncio.ensure_future(client.fetch("/set?late=1", cookie=cookie))
+    await store.held.wait()  # the slow request has loaded the session
+    await client.fetch("/destroy", cookie=cookie)  # logout completes meanwhile
+    store.release.set()
+    response = await slow
+    assert await store.count() == 0  # the slow request's write did not resurrect it
+    assert response.cookie is not None and response.cookie["max-age"] == "0"
+    assert (await client.fetch("/get", cookie=cookie)).json()["data"] == {}

@@ -80,12 +80,14 @@ async def test_rolling_does_not_create_cookies_for_uninitialized_sessions(client
 async def test_resave_writes_the_whole_session_on_every_request(
     client: Client, store: CountingStore
 ) -> None:
-    await client.fetch("/set?a=1")
+    await client.fetch("/set?a=1&b=2")
     store.calls.clear()
     await client.fetch("/get")
     await client.fetch("/get")
-    assert store.calls["save"] == 2
-    assert store.calls["touch"] == 0 and store.calls["save_changes"] == 0
+    # Every key, every time, through the conditional write (never an upsert).
+    assert store.calls["save_changes"] == 2
+    assert [set(delta.updated) for delta in store.deltas[-2:]] == [{"a", "b"}] * 2
+    assert store.calls["touch"] == 0 and store.calls["save"] == 0
 
 
 @pytest.mark.gen_test

@@ -36,26 +36,29 @@ def get_plugin_manager() -> pluggy.PluginManager:
     return _manager
 
 
-def store_schemes() -> dict[str, StoreFactory]:
-    """Every URL scheme the installed plugins serve, mapped to its factory.
-
-    :raises ConfigurationError: if two plugins claim one scheme.
-    """
+def _claims() -> dict[str, list[tuple[str, StoreFactory]]]:
+    """Every scheme the installed plugins serve, with each claimant's name and factory."""
     manager = get_plugin_manager()
-    factories: dict[str, StoreFactory] = {}
-    owners: dict[str, str] = {}
+    claims: dict[str, list[tuple[str, StoreFactory]]] = {}
     for impl in manager.hook.tornado_sessions_add_stores.get_hookimpls():
+        plugin = impl.plugin
+        label = getattr(plugin, "__name__", None) or type(plugin).__qualname__
+        if impl.plugin_name != label and not impl.plugin_name.isdigit():
+            label = f"{impl.plugin_name} ({label})"
         contributed = cast(Mapping[str, StoreFactory], impl.function())
         for scheme, factory in contributed.items():
-            scheme = scheme.lower()
-            if scheme in factories and factories[scheme] is not factory:
-                raise ConfigurationError(
-                    f"store scheme {scheme!r} is claimed by both {owners[scheme]} "
-                    f"and {impl.plugin_name}"
-                )
-            factories[scheme] = factory
-            owners[scheme] = impl.plugin_name
-    return factories
+            owners = claims.setdefault(scheme.lower(), [])
+            if all(existing is not factory for _, existing in owners):
+                owners.append((label, factory))
+    return claims
+
+
+def store_schemes() -> dict[str, StoreFactory]:
+    """Every URL scheme exactly one installed plugin serves, mapped to its factory.
+
+    A scheme two plugins claim is left out; :func:`create_store` names both.
+    """
+    return {scheme: owners[0][1] for scheme, owners in _claims().items() if len(owners) == 1}
 
 
 def create_store(url: str, *, timeout: float = 2.0) -> Store:
@@ -64,18 +67,25 @@ def create_store(url: str, *, timeout: float = 2.0) -> Store:
     ``create_store("redis://127.0.0.1:6379/0")`` needs ``tornado-sessions-redis``
     installed; ``memory://`` is always there.
 
-    :raises ConfigurationError: for an unknown scheme (the message lists the known ones).
+    :raises ConfigurationError: for an unknown scheme (the message lists the known
+        ones), or one that two installed plugins claim (the message names both).
     """
     scheme = urlsplit(url).scheme.lower()
-    factories = store_schemes()
-    factory = factories.get(scheme)
-    if factory is None:
-        known = ", ".join(sorted(f"{name}://" for name in factories))
+    claims = _claims()
+    owners = claims.get(scheme)
+    if not owners:
+        known = ", ".join(f"{name}://" for name in sorted(claims))
         raise ConfigurationError(
             f"no installed store plugin serves {scheme or url!r} URLs (known: {known}); "
             "install the plugin package that provides it"
         )
-    return factory(url, timeout=timeout)
+    if len(owners) > 1:
+        names = " and ".join(label for label, _ in owners)
+        raise ConfigurationError(
+            f"store scheme {scheme!r} is claimed by both {names}; uninstall one of them "
+            "or pass a Store instance instead of a URL"
+        )
+    return owners[0][1](url, timeout=timeout)
 
 
 def get_serializer(name: str) -> Serializer:

@@ -200,21 +200,25 @@ class SessionRuntime:
         raw = read_cookie(handler.request.headers, self.options.name)
         now = time.time()
         session_id: str | None = None
+        current_secret = True
         if raw is DUPLICATE:
             log.warning(
                 "request carries the session cookie %r twice; starting a new session",
                 self.options.name,
             )
         elif raw:
-            session_id = self.signer.unsign(raw)
-            if session_id is None:
+            verified = self.signer.verify(raw)
+            if verified is None:
                 log.debug("session cookie with a bad signature ignored")
+            else:
+                session_id, current_secret = verified
         if session_id is not None:
             key = store_key(session_id, self.options.hash_ids)
             record = await self.call("load", self.store.load(key), handler)
             if record is not None:
                 session = await self._inflate(record, session_id, key, handler, now)
                 if session is not None:
+                    session._resign = not current_secret
                     self.notify("tornado_sessions_session_loaded", session=session, handler=handler)
                     return session
         session = self.fresh(handler, now)
@@ -356,12 +360,17 @@ class SessionRuntime:
         expires = self.expiry(session, now)
         persistent_or_rolling = "set" if self.persistent(session) or options.rolling else None
         if force or changes or session._meta_changed or options.resave:
-            if force or options.resave or "save_changes" not in self.store.capabilities:
-                commit.whole(changes, expires)
-            else:
+            if "save_changes" in self.store.capabilities:
+                # Conditional on the record still existing, so a session destroyed by a
+                # concurrent request (a logout) is never written back.  ``save()`` and
+                # ``resave`` send every key; otherwise only what changed.
                 commit.operation = "save_changes"
-                commit.changes = changes
+                commit.changes = (
+                    self._every_key(session, changes) if (force or options.resave) else changes
+                )
                 commit.expires_at = expires
+            else:
+                commit.whole(changes, expires)
             # A lifetime change always re-sends: the browser must learn the new one.
             commit.cookie = "set" if session._meta_changed else persistent_or_rolling
         elif session._touch_requested or (
@@ -375,13 +384,25 @@ class SessionRuntime:
             commit.cookie = persistent_or_rolling
         elif options.rolling:
             commit.cookie = "set"
+        if commit.cookie is None and session._resign:
+            commit.cookie = "set"  # re-sign with the current secret; no store write needed
         return commit
+
+    @staticmethod
+    def _every_key(session: Session, changes: Changes) -> Changes:
+        """``changes`` widened to every key the session holds (for ``save()``/``resave``)."""
+        updated = dict(session._loaded)
+        updated.update(changes.updated)
+        for name in changes.deleted:
+            updated.pop(name, None)
+        return Changes(updated, changes.deleted)
 
     def cookie_header(self, session: Session, kind: str) -> str:
         """The ``Set-Cookie`` value that sets (``"set"``) or clears the session cookie."""
         secure = self._secure(session._handler)
         if kind == "clear":
             return self.cookie.clear(secure=secure)
+        session._resign = False
         max_age = None
         if self.persistent(session):
             max_age = int(session.expires_at - time.time())

@@ -49,6 +49,7 @@ class Session(MutableMapping[str, Any]):
         "_max_age",
         "_meta_changed",
         "_read",
+        "_resign",
         "_runtime",
         "_stored",
         "_touch_requested",
@@ -94,6 +95,8 @@ class Session(MutableMapping[str, Any]):
         self._touch_requested = False
         #: the browser's cookie points at a record that is gone: clear it unless replaced
         self._clear_cookie = False
+        #: the browser's cookie was signed with an older secret: send a re-signed one
+        self._resign = False
 
     # -- mapping ----------------------------------------------------------------
 

@@ -49,6 +49,15 @@ class Signer:
 
     def unsign(self, value: str) -> str | None:
         """The id inside a validly signed ``value``, else ``None``.  Never raises."""
+        verified = self.verify(value)
+        return None if verified is None else verified[0]
+
+    def verify(self, value: str) -> tuple[str, bool] | None:
+        """``(id, signed_with_current_secret)`` for a valid ``value``, else ``None``.
+
+        The second item is false when an older secret matched: the cookie should be
+        re-signed, so the old secret can be dropped later.  Never raises.
+        """
         if len(value) > _MAX_VALUE_LENGTH:
             return None
         session_id, dot, signature = value.rpartition(".")
@@ -58,8 +67,9 @@ class Signer:
             given = signature.encode("ascii")
         except UnicodeEncodeError:
             return None
-        valid = False
-        for mac in self._macs:
+        matched = -1
+        for index, mac in enumerate(self._macs):
             # No early exit: the time taken does not reveal which secret matched.
-            valid |= hmac.compare_digest(self._signature(mac, session_id), given)
-        return session_id if valid else None
+            if hmac.compare_digest(self._signature(mac, session_id), given) and matched < 0:
+                matched = index
+        return None if matched < 0 else (session_id, matched == 0)

@@ -2,8 +2,8 @@
 
 Owns: the test application (a handful of session handlers), its MemoryStore, the
 signing secret, a small HTTP client that reads session cookies from the real
-``Set-Cookie`` headers, a store spy, and the quick/full switch of the slow suites
-(``TORNADO_SESSIONS_FULL=1`` selects the full form).
+``Set-Cookie`` headers, and a store spy.  (The slow suites read
+``TORNADO_SESSIONS_FULL=1`` themselves to switch to their full form.)
 
 Test modules run in pytest's importlib mode and cannot import each other, so
 everything shared is handed out as a fixture.
@@ -11,10 +11,20 @@ everything shared is handed out as a fixture.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import os
-from collections.abc import Callable
+import selectors
+import shutil
+import socket
+import subprocess
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,12 +35,16 @@ from tornado_sessions import MemoryStore, SessionMixin, SessionOptions, Store
 from tornado_sessions.ids import store_key
 from tornado_sessions.signing import Signer
 
+# Hypothesis imports libcst (and through it a deprecated mypy_extensions API) only
+# when it reports a failing example; under "warnings are errors" that import turns a
+# readable failure into an INTERNALERROR.  Import it once here, warnings silenced.
+with warnings.catch_warnings(), contextlib.suppress(ImportError):
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import hypothesis.extra._patching  # noqa: F401
+
 SECRET = "security-suite-secret-0123456789abcdef"
 OLD_SECRET = "security-suite-old-secret-0123456789ab"
 NAME = "sessionid"
-
-#: ``TORNADO_SESSIONS_FULL=1`` runs the slow suites in their full form.
-FULL = os.environ.get("TORNADO_SESSIONS_FULL", "") not in ("", "0")
 
 
 class Peek(SessionMixin, tornado.web.RequestHandler):
@@ -39,6 +53,14 @@ class Peek(SessionMixin, tornado.web.RequestHandler):
     async def get(self) -> None:
         session = await self.get_session()
         self.write({"id": session.id, "new": session.is_new, "data": dict(session)})
+
+
+class Keys(SessionMixin, tornado.web.RequestHandler):
+    """Reads the session and reports its keys only (values may not be JSON-able)."""
+
+    async def get(self) -> None:
+        session = await self.get_session()
+        self.write({"id": session.id, "new": session.is_new, "keys": sorted(session)})
 
 
 class Put(SessionMixin, tornado.web.RequestHandler):
@@ -79,6 +101,7 @@ class Health(SessionMixin, tornado.web.RequestHandler):
 
 HANDLERS: list[Any] = [
     (r"/peek", Peek),
+    (r"/keys", Keys),
     (r"/put", Put),
     (r"/login", Login),
     (r"/logout", Logout),
@@ -202,6 +225,19 @@ class Client:
         )
 
 
+@pytest.fixture(autouse=True)
+def _collect_garbage_after_the_server_stopped() -> Iterator[None]:
+    """Collect each test's garbage in its own teardown, after its server closed.
+
+    A request that hangs in the core leaves a failed asyncio task in a reference
+    cycle; if a later garbage collection finalizes it while pytest is building a
+    failure report, CPython 3.11 raises "AST constructor recursion depth mismatch"
+    and pytest stops with INTERNALERROR.  Collecting here keeps failures readable.
+    """
+    yield
+    gc.collect()
+
+
 @pytest.fixture
 def store() -> MemoryStore:
     return SpyStore()
@@ -234,6 +270,133 @@ def key_of() -> Callable[[str], str]:
     return lambda session_id: store_key(session_id, True)
 
 
-@pytest.fixture
-def full() -> bool:
-    return FULL
+# -- real servers for the "every store with delta writes" suites ---------------------
+#
+# The plugins' own fixtures live in their test folders, out of reach of this one, so
+# the two servers are started here the same way: a subprocess on a free loopback
+# port, readiness polled, stopped at the end of the session.  Missing binaries skip
+# (and fail under CI=true, as the plugins' suites do).
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"CI is set and {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def _wait_until(ready: Callable[[], bool], process: subprocess.Popen[bytes], what: str) -> None:
+    """Call ``ready`` (which itself blocks for a while) until it is true."""
+    deadline = time.monotonic() + 60
+    while not ready():
+        if process.poll() is not None:
+            pytest.fail(f"{what} exited with {process.returncode}", pytrace=False)
+        if time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"{what} did not become ready in 60 s", pytrace=False)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=15)
+
+
+@pytest.fixture(scope="session")
+def security_redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A private ``redis-server`` for this suite; yields a ``redis://`` URL."""
+    binary = shutil.which(os.environ.get("REDIS_SERVER", "redis-server"))
+    if binary is None:
+        _unavailable("redis-server not found on PATH (apt-get install redis-server)")
+    assert binary is not None
+    try:
+        import tornado_sessions_redis  # noqa: F401
+    except ImportError:
+        _unavailable("tornado-sessions-redis is not installed")
+    workdir = tmp_path_factory.mktemp("security-redis")
+    port = _free_port()
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(workdir),
+         "--save", "", "--appendonly", "no", "--logfile", ""],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    assert process.stdout is not None
+    output = process.stdout
+    selector = selectors.DefaultSelector()
+    selector.register(output, selectors.EVENT_READ)
+    log = bytearray()
+
+    def ready() -> bool:
+        # Blocks until redis-server writes to its log (stdout), at most a second.
+        if selector.select(timeout=1.0):
+            log.extend(os.read(output.fileno(), 65536))
+        return b"Ready to accept connections" in log
+
+    _wait_until(ready, process, "redis-server")
+    selector.close()
+    # Keep draining its log so a chatty server never blocks on a full pipe.
+    drain = threading.Thread(
+        target=lambda: [None for _ in iter(lambda: os.read(output.fileno(), 65536), b"")],
+        daemon=True,
+    )
+    drain.start()
+    try:
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        _stop(process)  # its stdout reaches EOF, which ends the drain thread
+        drain.join(timeout=15)
+        output.close()
+
+
+@pytest.fixture(scope="session")
+def security_mongo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A private FerretDB (MongoDB wire protocol, SQLite backend); yields its URL."""
+    try:
+        import pymongo
+        import tornado_sessions_mongo  # noqa: F401
+    except ImportError:
+        _unavailable("tornado-sessions-mongo is not installed")
+    candidates = [os.environ.get("TORNADO_SESSIONS_FERRETDB"), shutil.which("ferretdb")]
+    candidates.append(str(Path.home() / "go" / "bin" / "ferretdb"))
+    binary = next((c for c in candidates if c and os.path.isfile(c)), None)
+    if binary is None:
+        _unavailable(
+            "no ferretdb binary (plugins/tornado-sessions-mongo/scripts/install-ferretdb.sh)"
+        )
+    assert binary is not None
+    workdir = tmp_path_factory.mktemp("security-ferretdb")
+    (workdir / "data").mkdir()
+    (workdir / "state").mkdir()
+    port = _free_port()
+    process = subprocess.Popen(
+        [binary, "--handler=sqlite", f"--sqlite-url=file:{workdir / 'data'}/",
+         f"--state-dir={workdir / 'state'}", f"--listen-addr=127.0.0.1:{port}",
+         "--debug-addr=-", "--telemetry=disable", "--log-level=warn"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"mongodb://127.0.0.1:{port}/"
+
+    def ready() -> bool:
+        with pymongo.MongoClient(
+            url, serverSelectionTimeoutMS=250, connectTimeoutMS=250, directConnection=True
+        ) as probe:
+            try:
+                probe.admin.command("ping")
+                return True
+            except pymongo.errors.PyMongoError:
+                return False
+
+    _wait_until(ready, process, "ferretdb")
+    try:
+        yield url
+    finally:
+        _stop(process)
