@@ -26,12 +26,14 @@ $(VENV)/.installed: $(BIN)/python setup.py requirements-dev.txt $(wildcard plugi
 
 install: $(VENV)/.installed
 
-# Debian packages and FerretDB, installed only when missing.
+# Debian packages and FerretDB, installed only when missing.  FerretDB is built by a
+# script rather than a bare `go install`, whose binary panics at start-up (see it).
 system-deps:
-	@if ! command -v redis-server >/dev/null || ! command -v chromium >/dev/null; then \
-		apt-get update -qq && apt-get install -y -qq redis-server chromium >/dev/null; fi
-	@if ! command -v ferretdb >/dev/null; then \
-		go install github.com/FerretDB/FerretDB/cmd/ferretdb@$(FERRETDB_VERSION); fi
+	@if ! command -v redis-server >/dev/null || ! command -v chromium >/dev/null \
+		|| ! command -v curl >/dev/null; then \
+		apt-get update -qq && apt-get install -y -qq redis-server chromium curl >/dev/null; fi
+	@if ! ferretdb --version >/dev/null 2>&1; then \
+		plugins/tornado-sessions-mongo/scripts/install-ferretdb.sh "$(GOBIN)/ferretdb"; fi
 
 demo: install
 	$(BIN)/python examples/app.py
@@ -41,6 +43,8 @@ lint: install
 
 typecheck: install
 	$(BIN)/mypy --strict $(TYPED)
+	MYPYPATH=examples/store_plugin $(BIN)/mypy --strict --explicit-package-bases \
+		examples/store_plugin/tornado_sessions_filestore examples/store_plugin/tests
 
 pytest: install system-deps
 	$(BIN)/pytest
