@@ -17,11 +17,12 @@ def rec(fields: dict[str, bytes] | None = None) -> Record:
     return Record(dict({"a": b"1"} if fields is None else fields), b"m", time.time() + 600)
 
 
-def keys_per_node(cluster, pattern: str) -> list[int]:
+def keys_per_node(cluster, pattern: str, type_: str | None = None) -> list[int]:
     counts = []
     for node in cluster.nodes:
         with node.admin() as client:
-            counts.append(sum(1 for _ in client.scan_iter(match=pattern, count=1000)))
+            keys = client.scan_iter(match=pattern, count=1000, _type=type_)
+            counts.append(sum(1 for _ in keys))
     return counts
 
 
@@ -34,6 +35,7 @@ async def test_sessions_spread_over_every_master_and_each_is_one_hash(redis_clus
             await store.save(f"s{i}", rec({"n": str(i).encode()}))
         counts = keys_per_node(redis_cluster, f"{key_prefix}*")
         assert sum(counts) == 60 and all(count > 0 for count in counts)
+        assert keys_per_node(redis_cluster, f"{key_prefix}*", "hash") == counts
         for i in range(60):
             loaded = await store.load(f"s{i}")
             assert loaded is not None and loaded.fields["n"] == str(i).encode()
