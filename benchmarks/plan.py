@@ -1,0 +1,123 @@
+"""What the suite measures: session configurations, workloads, phases and run sizes.
+
+A *configuration* is a set of :class:`~tornado_sessions.SessionOptions` fields;
+every configuration runs in its own server process.  Within that process the
+suite measures *phases*, each a workload on a route of the same application:
+
+==============  ==========================================================================
+``bare``        a plain ``RequestHandler``, no sessions at all: the baseline
+``untouched``   a ``SessionMixin`` handler that never asks for its session
+``read``        loads the session and reads two keys (``user`` and ``roles``)
+``write``       loads the session and changes one key (``counter``)
+==============  ==========================================================================
+
+``read`` and ``write`` run once per session size.  Every request carries a
+session cookie, so bare and session requests parse the same headers.  The race
+(many clients on one session) is described in :mod:`benchmarks.runner`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .payloads import SIZES
+
+__all__ = ["CONFIGS", "MODES", "Config", "Mode", "Phase", "phases"]
+
+
+@dataclass(frozen=True)
+class Config:
+    """One session configuration: a short key, a label for tables, and its options."""
+
+    key: str
+    label: str
+    options: dict[str, Any]
+    summary: str
+
+
+CONFIGS: tuple[Config, ...] = (
+    Config(
+        "resave",
+        "resave=True",
+        {"resave": True},
+        "writes the whole session back on every request",
+    ),
+    Config(
+        "touch-always",
+        "touch_after=0",
+        {"resave": False, "touch_after": 0},
+        "resave off; an unmodified session's expiry is extended on every request",
+    ),
+    Config(
+        "touch-default",
+        "touch_after=60 (default)",
+        {"resave": False},
+        "resave off; an unmodified session's expiry is extended at most once a minute",
+    ),
+    Config(
+        "rolling",
+        "rolling=True",
+        {"resave": False, "rolling": True},
+        "as the default, and the cookie is re-sent on every response",
+    ),
+)
+
+#: The configuration whose ratios are checked against the overhead targets.
+TARGET_CONFIG = "touch-default"
+
+#: Server CPU per request relative to bare Tornado: the project's targets.
+TARGETS: tuple[tuple[str, int | None, float], ...] = (
+    ("untouched", None, 1.03),
+    ("read", SIZES[0], 1.10),
+    ("write", SIZES[0], 1.15),
+)
+
+
+@dataclass(frozen=True)
+class Phase:
+    """A workload on one route, with the session size it uses (``None``: not applicable)."""
+
+    workload: str
+    size: int | None = None
+
+    @property
+    def path(self) -> str:
+        return f"/{self.workload}"
+
+    @property
+    def key(self) -> str:
+        return self.workload if self.size is None else f"{self.workload}@{self.size}"
+
+
+def phases(sizes: tuple[int, ...]) -> list[Phase]:
+    """Every phase measured in one server, baseline first."""
+    result = [Phase("bare"), Phase("untouched")]
+    result += [Phase("read", size) for size in sizes]
+    result += [Phase("write", size) for size in sizes]
+    return result
+
+
+@dataclass(frozen=True)
+class Mode:
+    """How long to measure: requests per phase, interleaved rounds, concurrency, race size."""
+
+    name: str
+    requests: int
+    rounds: int
+    concurrency: int
+    warmup: int
+    race_clients: int
+    race_requests: int
+    serializer_seconds: float
+    sizes: tuple[int, ...] = field(default=SIZES)
+
+
+MODES: dict[str, Mode] = {
+    "smoke": Mode("smoke", requests=40, rounds=1, concurrency=4, warmup=20,
+                  race_clients=4, race_requests=5, serializer_seconds=0.01),
+    "quick": Mode("quick", requests=300, rounds=3, concurrency=8, warmup=100,
+                  race_clients=16, race_requests=10, serializer_seconds=0.05),
+    "full": Mode("full", requests=2000, rounds=5, concurrency=16, warmup=1000,
+                 race_clients=32, race_requests=25, serializer_seconds=0.3),
+}
