@@ -30,8 +30,9 @@ install: $(VENV)/.installed
 # script rather than a bare `go install`, whose binary panics at start-up (see it).
 system-deps:
 	@if ! command -v redis-server >/dev/null || ! command -v chromium >/dev/null \
-		|| ! command -v curl >/dev/null; then \
-		apt-get update -qq && apt-get install -y -qq redis-server chromium curl >/dev/null; fi
+		|| ! command -v curl >/dev/null || ! command -v openssl >/dev/null; then \
+		apt-get update -qq && apt-get install -y -qq redis-server chromium curl openssl \
+		>/dev/null; fi
 	@if ! ferretdb --version >/dev/null 2>&1; then \
 		plugins/tornado-sessions-mongo/scripts/install-ferretdb.sh "$(GOBIN)/ferretdb"; fi
 

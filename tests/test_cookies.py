@@ -216,3 +216,13 @@ async def test_cookie_verified_by_an_old_secret_is_re_signed_even_without_a_writ
     assert Signer([b"n" * 32], "sessionid").unsign(response.cookie["value"]) is not None
     # Signed with the current secret now: the next request does not re-send it.
     assert (await client.fetch("/get")).raw_cookies == []
+
+
+@pytest.mark.gen_test
+@pytest.mark.options(cookie_samesite="None")
+async def test_samesite_none_over_plain_http_warns_why_browsers_reject_it(
+    client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    response = await client.fetch("/set?a=1")
+    assert response.cookie is not None and "secure" not in response.cookie
+    assert "browsers reject such a cookie" in caplog.text

@@ -415,18 +415,30 @@ class SessionRuntime:
         if not https and self.options.trust_proxy:
             forwarded = request.headers.get("X-Forwarded-Proto", "")
             https = forwarded.split(",", 1)[0].strip().lower() == "https"
-        if setting == "auto":
-            return https
-        if setting and not https and not self._warned_insecure:
-            self._warned_insecure = True
-            log.warning(
+        if https:
+            return setting is not False
+        if setting is True:
+            self._warn_once(
                 "sending a Secure session cookie over plain http (%s): browsers other than "
                 "for localhost will drop it, so sessions will not stick; serve over https, "
                 "run HTTPServer(xheaders=True) or set trust_proxy=True behind a TLS proxy, "
                 "or use cookie_secure='auto'",
                 request.host,
             )
-        return bool(setting)
+        elif self.options.cookie_samesite == "None" or self.options.cookie_partitioned:
+            self._warn_once(
+                "sending a SameSite=None or Partitioned session cookie over plain http (%s) "
+                "without Secure: browsers reject such a cookie, so sessions will not stick; "
+                "serve over https, run HTTPServer(xheaders=True) or set trust_proxy=True "
+                "behind a TLS proxy",
+                request.host,
+            )
+        return setting is True
+
+    def _warn_once(self, message: str, *args: object) -> None:
+        if not self._warned_insecure:
+            self._warned_insecure = True
+            log.warning(message, *args)
 
 
 class Commit:

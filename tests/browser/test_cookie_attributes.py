@@ -5,7 +5,7 @@ Owns: HttpOnly (invisible to, and not overwritable by, page scripts), SameSite=L
 ``127.0.0.1`` and ``localhost`` are different sites), and a ``__Host-`` cookie over
 https (stored only if Secure, Path=/ and no Domain), served by examples/app.py run
 as a script with a throwaway certificate that only one browser trusts, by its SPKI hash;
-and that a cookie Chromium rejects is never dropped silently (a known core bug, xfail).
+and that a cookie Chromium rejects is never dropped silently (the library warns why).
 """
 
 from __future__ import annotations
@@ -103,12 +103,6 @@ def test_host_prefixed_cookie_is_stored_over_https(launch_chromium, https_host_c
     assert server.replay(cookie["value"]).body == {"user": None, "count": 2, "new": False}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core bug (see /tmp/core-bugs-browser.md): with cookie_secure='auto' over plain "
-    "http, SameSite=None or Partitioned goes out without Secure; Chromium rejects the "
-    "cookie and the library logs nothing",
-)
 @pytest.mark.parametrize(
     "attribute",
     [{"cookie_samesite": "None"}, {"cookie_partitioned": True}],
