@@ -52,7 +52,15 @@ class Peek(SessionMixin, tornado.web.RequestHandler):
 
     async def get(self) -> None:
         session = await self.get_session()
-        self.write({"id": session.id, "new": session.is_new, "data": dict(session)})
+        self.write(
+            {
+                "id": session.id,
+                "new": session.is_new,
+                "data": dict(session),
+                "created_at": session.created_at,
+                "expires_at": session.expires_at,
+            }
+        )
 
 
 class Keys(SessionMixin, tornado.web.RequestHandler):

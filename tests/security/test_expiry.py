@@ -140,3 +140,16 @@ async def test_a_replayed_cookie_after_logout_is_anonymous(client: Any) -> None:
     assert reply.clears_cookie
     after = await client.get("/peek", cookie=cookie)
     assert after.json["new"] is True and after.json["data"] == {}
+
+
+@pytest.mark.gen_test
+@pytest.mark.parametrize("session_options", [{"absolute_timeout": 3600}], indirect=True)
+async def test_handlers_can_read_when_the_session_ends(
+    client: Any, session_options: SessionOptions
+) -> None:
+    # What an app needs for its own idle-timeout warning or re-authentication rule.
+    cookie = await _logged_in(client)
+    body = (await client.get("/peek", cookie=cookie)).json
+    now = time.time()
+    assert now - 5 < body["created_at"] <= now
+    assert now + 1790 < body["expires_at"] <= now + 1800  # idle limit: max_age=1800

@@ -148,3 +148,16 @@ async def test_a_failed_login_neither_authenticates_nor_rotates(client: Any) -> 
     )
     assert reply.status == 403 and reply.session_cookie is None
     assert (await _whoami(client, planted))["user"] is None
+
+
+@pytest.mark.gen_test
+async def test_the_example_app_refuses_a_login_post_without_the_xsrf_token(client: Any) -> None:
+    # Login CSRF (an attacker logging the victim into the attacker's account) is
+    # stopped by Tornado's xsrf_cookies, which the example app turns on.
+    planted, xsrf = await _anonymous_visit(client)
+    body = urlencode({"user": "mallory", "password": "secret"})
+    reply = await client.get(
+        "/login", method="POST", body=body, raw_cookie_header=f"_xsrf={xsrf}; {NAME}={planted}"
+    )
+    assert reply.status == 403 and reply.session_cookie is None
+    assert (await _whoami(client, planted))["user"] is None

@@ -224,6 +224,38 @@ async def test_browser_session_cookie_has_no_max_age_or_expires(
     assert "max-age" not in attributes and "expires" not in attributes
 
 
+@pytest.mark.gen_test
+@pytest.mark.parametrize("session_options", [{"touch_after": 0}], indirect=True)
+async def test_the_id_is_not_rotated_periodically(
+    client: Any, session_options: SessionOptions
+) -> None:
+    # Documented gap (OWASP "renewal timeout"): only regenerate() changes the id; an
+    # active session keeps it, however long it lives.
+    reply = await _login(client)
+    cookie, session_id = reply.session_cookie, reply.json["id"]
+    for _ in range(5):
+        reply = await client.get("/peek", cookie=cookie)  # a touch (and a cookie) each time
+        assert reply.json["id"] == session_id
+        assert reply.session_cookie == cookie
+
+
+@pytest.mark.gen_test
+async def test_logout_clears_the_cookie_but_sends_no_clear_site_data(client: Any) -> None:
+    # Documented gap (OWASP caching / ASVS v5 14.3.1): no Clear-Site-Data header.
+    cookie = (await _login(client)).session_cookie
+    reply = await client.get("/logout", cookie=cookie)
+    assert reply.clears_cookie
+    assert "Clear-Site-Data" not in reply.headers
+
+
+@pytest.mark.gen_test
+async def test_the_session_cookie_fits_well_within_4096_bytes(client: Any) -> None:
+    reply = await _login(client)
+    (header,) = [h for h in reply.set_cookies if h.startswith(f"{NAME}=")]
+    name_value = header.split(";", 1)[0]
+    assert len(name_value.encode()) <= 100  # ASVS v5 3.3.5 allows 4096
+
+
 def test_tornado_has_the_cookie_security_fixes() -> None:
     # CVE-2024-52804 (cookie parsing DoS, 6.4.2) and CVE-2026-35536 (cookie attribute
     # injection, 6.5.5): setup.py requires tornado>=6.5.5.

@@ -1,10 +1,12 @@
-"""Session ids and what a stolen store dump is worth.
+"""Session ids, what a stolen store dump is worth, and what an operator can do with one.
 
 Owns the "brute-forcing ids" (entropy) and "stolen store dumps" lines of
 SECURITY.md.  Ids are 256 bits from the OS CSPRNG; the store is keyed by the
 SHA-256 of the id (``hash_ids``, the default), so a dump of the store (keys, fields
 and meta) holds nothing that can be sent back as a cookie, even by someone who also
-holds the signing secret.
+holds the signing secret.  The values themselves are *not* encrypted (a documented
+gap), and there is no per-user index: ending every session of one user means
+scanning the store, which the last test shows is possible with the public API.
 """
 
 from __future__ import annotations
@@ -89,3 +91,31 @@ async def test_store_keys_replayed_as_cookies_are_refused_even_with_the_secret(
             assert reply.status == 200
             assert reply.json["new"] is True and reply.json["data"] == {}
     assert sorted([key async for key in store.keys()]) == sorted(keys)  # nothing touched
+
+
+@pytest.mark.gen_test
+async def test_session_values_are_stored_unencrypted(client: Any, store: Any) -> None:
+    # Documented gap (OWASP "protect the session repository"): no encryption at rest;
+    # protect the store itself (network, authentication, disk).
+    await client.get("/put?email=alice@example.com")
+    (key,) = [k async for k in store.keys()]
+    record = await store.load(key)
+    assert b"alice@example.com" in record.fields["email"]
+
+
+@pytest.mark.gen_test
+async def test_an_operator_can_end_every_session_of_one_user_by_scanning_the_store(
+    client: Any, store: Any
+) -> None:
+    from tornado_sessions.serializers import MsgpackSerializer
+
+    alice = [(await client.get("/login?user=alice")).session_cookie for _ in range(3)]
+    bob = (await client.get("/login?user=bob")).session_cookie
+    loads = MsgpackSerializer().loads
+    for key in [k async for k in store.keys()]:
+        record = await store.load(key)
+        if record is not None and loads(record.fields["user"]) == "alice":
+            await store.destroy(key)
+    for cookie in alice:
+        assert (await client.get("/peek", cookie=cookie)).json["new"] is True
+    assert (await client.get("/peek", cookie=bob)).json["data"] == {"user": "bob"}
