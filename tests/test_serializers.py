@@ -122,3 +122,28 @@ async def test_json_serializer_by_name(client: Client, store: CountingStore) -> 
     (record,) = store._records.values()
     assert record.fields == {"user": b'"alice"'}
     assert (await client.fetch("/get")).json()["data"] == {"user": "alice"}
+
+
+@pytest.mark.gen_test
+@pytest.mark.options(max_record_bytes=1000)
+async def test_session_over_max_record_bytes_is_refused_at_save_naming_the_key(
+    client: Client, store: CountingStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    await client.fetch("/set?small=1")
+    response = await client.fetch("/set?big=" + "x" * 2000)
+    assert response.code == 500 and response.raw_cookies == []
+    assert "over max_record_bytes=1000" in caplog.text and "'big'" in caplog.text
+    assert (await client.fetch("/get")).json()["data"] == {"small": "1"}
+
+
+@pytest.mark.gen_test
+@pytest.mark.options(max_record_bytes=1000)
+async def test_stored_record_over_max_record_bytes_is_treated_as_corrupt(
+    client: Client, store: CountingStore
+) -> None:
+    await client.fetch("/set?user=alice")
+    ((key, record),) = store._records.items()
+    fields = {**record.fields, "huge": b"\xa1x" * 1000}
+    store._records[key] = Record(fields, record.meta, record.expires_at)
+    assert (await client.fetch("/get")).json()["new"] is True
+    assert key not in store._records

@@ -72,6 +72,7 @@ class SessionOptions:
     serializer: str | Serializer = "msgpack"
     hash_ids: bool = True
     store_timeout: float = 2.0
+    max_record_bytes: int = 1 << 20
 
     def __post_init__(self) -> None:
         self._check_secret()
@@ -147,6 +148,8 @@ class SessionOptions:
             raise ConfigurationError("touch_after must be zero or more seconds")
         if not self.store_timeout > 0:
             raise ConfigurationError("store_timeout must be a positive number of seconds")
+        if not self.max_record_bytes > 0:
+            raise ConfigurationError("max_record_bytes must be a positive number of bytes")
 
     # -- derived ----------------------------------------------------------------
 

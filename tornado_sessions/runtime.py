@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import msgpack
 
 from .cookies import DUPLICATE, CookieFormat, read_cookie
-from .errors import ConfigurationError, StoreError, StoreTimeoutError
+from .errors import ConfigurationError, SerializationError, StoreError, StoreTimeoutError
 from .ids import checked_id, log_id, store_key
 from .options import SessionOptions
 from .record import Changes, Record
@@ -247,6 +247,8 @@ class SessionRuntime:
     def _decode(self, record: Record, now: float) -> tuple[dict[str, Any], float, Any]:
         if record.expires_at <= now:
             raise LookupError("expired")
+        if record.size() > self.options.max_record_bytes:
+            raise ValueError(f"record of {record.size()} bytes exceeds max_record_bytes")
         created_at, max_age = _unpack_meta(record.meta, now)
         absolute = self.options.absolute_timeout
         if absolute is not None and created_at + absolute <= now:
@@ -386,7 +388,26 @@ class SessionRuntime:
             commit.cookie = "set"
         if commit.cookie is None and session._resign:
             commit.cookie = "set"  # re-sign with the current secret; no store write needed
+        if changes and commit.operation in ("save", "save_changes"):
+            self._check_size(session, changes)
         return commit
+
+    def _check_size(self, session: Session, changes: Changes) -> None:
+        """Refuse a write that would make the record larger than ``max_record_bytes``."""
+        updated, deleted = changes.updated, changes.deleted
+        size = sum(
+            len(name) + len(data)
+            for name, data in session._loaded.items()
+            if name not in updated and name not in deleted
+        ) + sum(len(name) + len(data) for name, data in updated.items())
+        limit = self.options.max_record_bytes
+        if size > limit:
+            largest = max(updated, key=lambda name: len(updated[name]))
+            raise SerializationError(
+                f"the session would be {size} bytes, over max_record_bytes={limit} "
+                f"(largest change: key {largest!r})",
+                key=largest,
+            )
 
     @staticmethod
     def _every_key(session: Session, changes: Changes) -> Changes:
