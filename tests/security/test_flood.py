@@ -109,9 +109,7 @@ async def _http_flood(client: Any, count: int) -> list[Any]:
 
 
 @pytest.mark.gen_test(timeout=600)
-async def test_a_flood_over_http_stores_nothing_and_sets_no_cookie(
-    client: Any, store: Any
-) -> None:
+async def test_a_flood_over_http_stores_nothing_and_sets_no_cookie(client: Any, store: Any) -> None:
     replies = await _http_flood(client, HTTP_VISITORS)
     assert {r.status for r in replies} == {200}
     assert all(r.json["new"] for r in replies)

@@ -65,8 +65,9 @@ FORGERIES: dict[str, Callable[[str, str], str]] = {
     "truncated_by_one": lambda value, sid: value[:-1],
     "wrong_secret": lambda value, sid: Signer([b"not-the-secret" * 3], NAME).sign(sid),
     "other_cookie_name": lambda value, sid: Signer([SECRET.encode()], "other").sign(sid),
-    "tornado_v2_signed_value": lambda value, sid: "2|1:0|10:1700000000|9:sessionid|4:YWJj|"
-    + "0" * 64,
+    "tornado_v2_signed_value": lambda value, sid: (
+        "2|1:0|10:1700000000|9:sessionid|4:YWJj|" + "0" * 64
+    ),
     "tornado_v1_signed_value": lambda value, sid: "YWJj|1700000000|" + "0" * 40,
     "nosql_operator": lambda value, sid: '{"$gt":""}',
     "wildcard": lambda value, sid: "*",

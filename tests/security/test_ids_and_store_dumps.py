@@ -68,8 +68,10 @@ async def test_a_store_dump_holds_no_session_id(client: Any, store: Any, key_of:
     async for key in store.keys():
         keys.append(key)
         record = await store.load(key)
-        dump += key.encode() + record.meta + b"".join(
-            name.encode() + value for name, value in record.fields.items()
+        dump += (
+            key.encode()
+            + record.meta
+            + b"".join(name.encode() + value for name, value in record.fields.items())
         )
     assert sorted(keys) == sorted(key_of(session_id) for session_id, _ in made)
     assert all(re.fullmatch(r"[0-9a-f]{64}", key) for key in keys)  # fixed shape, no injection

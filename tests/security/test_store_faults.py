@@ -84,9 +84,7 @@ def store() -> FaultyStore:
 
 @pytest.fixture
 def session_options(store: FaultyStore) -> SessionOptions:
-    return SessionOptions(
-        secret=SECRET, store=store, store_timeout=STORE_TIMEOUT, touch_after=0
-    )
+    return SessionOptions(secret=SECRET, store=store, store_timeout=STORE_TIMEOUT, touch_after=0)
 
 
 def _assert_503(reply: Any) -> None:
@@ -206,9 +204,7 @@ async def test_login_whose_old_record_cannot_be_deleted_does_not_log_in(
 
 
 @pytest.mark.gen_test(timeout=10)
-async def test_logout_that_fails_is_reported_not_pretended(
-    client: Any, store: FaultyStore
-) -> None:
+async def test_logout_that_fails_is_reported_not_pretended(client: Any, store: FaultyStore) -> None:
     cookie = await _session(client, user="alice")
     store.faults["destroy"] = "raise"
     reply = await client.get("/logout", cookie=cookie)
