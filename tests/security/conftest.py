@@ -1,9 +1,11 @@
 """Shared fixtures of the security and reliability suites (tests/security/).
 
-Owns: the test application (a handful of session handlers), its MemoryStore, the
-signing secret, a small HTTP client that reads session cookies from the real
-``Set-Cookie`` headers, and a store spy.  (The slow suites read
-``TORNADO_SESSIONS_FULL=1`` themselves to switch to their full form.)
+Owns: the test application (a handful of session handlers), its store (a
+MemoryStore that counts calls), the signing secret, a small HTTP client that reads
+session cookies from the real ``Set-Cookie`` headers, and private Redis and
+FerretDB servers for the suites that run against every store with delta writes.
+(The slow suites read ``TORNADO_SESSIONS_FULL=1`` themselves to switch to their
+full form.)
 
 Test modules run in pytest's importlib mode and cannot import each other, so
 everything shared is handed out as a fixture.
