@@ -62,8 +62,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="do not pin the server and the load generator to separate CPUs")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--profile", action="store_true",
-                        help="run the servers under cProfile (profile-*.prof in the results "
-                             "folder); the ratios of such a run are not meaningful")
+                        help="run the servers under cProfile (logs/profile-*.prof in the "
+                             "results folder); the ratios of such a run are not meaningful")
     parser.add_argument("--render", type=Path, metavar="JSON",
                         help="print and chart a saved results.json instead of measuring")
     return parser
