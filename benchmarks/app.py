@@ -107,8 +107,14 @@ class Stats(tornado.web.RequestHandler):
         switches = resource.getrusage(resource.RUSAGE_SELF).ru_nivcsw
         collections = [generation["collections"] for generation in gc.get_stats()]
         state: BenchState = self.settings["bench"]
-        self.write({"cpu": cpu, "involuntary_switches": switches, "gc_collections": collections,
-                    **state.store.snapshot()})
+        self.write(
+            {
+                "cpu": cpu,
+                "involuntary_switches": switches,
+                "gc_collections": collections,
+                **state.store.snapshot(),
+            }
+        )
 
 
 def make_app(state: BenchState, config: dict[str, Any]) -> tornado.web.Application:

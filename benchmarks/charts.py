@@ -29,8 +29,7 @@ from .report import CONFIG_LABELS, find_phase
 
 __all__ = ["write_charts"]
 
-COLORS = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3",
-          "#8c8c8c"]
+COLORS = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c"]
 
 
 def _stores(document: dict[str, Any]) -> list[str]:
@@ -62,8 +61,12 @@ def _value(result: dict[str, Any] | None, workload: str, size: int | None, field
 
 def _top(document: dict[str, Any], store: str, field: str) -> float:
     """An upper y limit leaving headroom above the largest value on a symlog axis."""
-    values = [float(phase[field]) for result in document["results"]
-              if result["store"] == store for phase in result["phases"]]
+    values = [
+        float(phase[field])
+        for result in document["results"]
+        if result["store"] == store
+        for phase in result["phases"]
+    ]
     return max([10.0, *values]) * 4
 
 
@@ -79,14 +82,18 @@ def _grouped(axes: Axes, groups: list[str], series: list[tuple[str, list[float]]
 def _throughput(document: dict[str, Any], path: Path) -> None:
     stores, configs = _stores(document), _configs(document)
     sizes = document["mode"]["sizes"]
-    workloads = ([("bare", None), ("untouched", None)] + [("read", s) for s in sizes]
-                 + [("write", s) for s in sizes])
-    figure, axes_list = plt.subplots(len(stores), 1, figsize=(11, 3.6 * len(stores)),
-                                     squeeze=False)
+    workloads = (
+        [("bare", None), ("untouched", None)]
+        + [("read", s) for s in sizes]
+        + [("write", s) for s in sizes]
+    )
+    figure, axes_list = plt.subplots(len(stores), 1, figsize=(11, 3.6 * len(stores)), squeeze=False)
     for axes, store in zip(axes_list[:, 0], stores, strict=True):
         series = [
-            (w if s is None else f"{w} {size_label(s)}",
-             [_value(_result(document, store, c), w, s, "requests_per_second") for c in configs])
+            (
+                w if s is None else f"{w} {size_label(s)}",
+                [_value(_result(document, store, c), w, s, "requests_per_second") for c in configs],
+            )
             for w, s in workloads
         ]
         _grouped(axes, [CONFIG_LABELS.get(c, c) for c in configs], series)
@@ -102,25 +109,37 @@ def _writes(document: dict[str, Any], path: Path) -> None:
     stores, configs = _stores(document), _configs(document)
     sizes = document["mode"]["sizes"]
     labels = [CONFIG_LABELS.get(c, c) for c in configs]
-    figure, axes_list = plt.subplots(len(stores), 2, figsize=(13, 3.8 * len(stores)),
-                                     squeeze=False)
+    figure, axes_list = plt.subplots(len(stores), 2, figsize=(13, 3.8 * len(stores)), squeeze=False)
     for row, store in enumerate(stores):
         left, right = axes_list[row]
         results = [_result(document, store, c) for c in configs]
-        _grouped(left, labels, [
-            (f"{w} {size_label(sizes[0])}",
-             [_value(r, w, sizes[0], "store_writes_per_request") for r in results])
-            for w in ("read", "write")
-        ])
+        _grouped(
+            left,
+            labels,
+            [
+                (
+                    f"{w} {size_label(sizes[0])}",
+                    [_value(r, w, sizes[0], "store_writes_per_request") for r in results],
+                )
+                for w in ("read", "write")
+            ],
+        )
         left.set_ylabel("store writes per request")
         left.set_ylim(0, 1.3)
         left.set_title(f"Writes per request: {_short(store)} store")
         left.legend(fontsize=7, loc="upper right", ncol=2)
-        _grouped(right, labels, [
-            (f"{w} {size_label(s)}",
-             [_value(r, w, s, "bytes_written_per_request") for r in results])
-            for w in ("read", "write") for s in sizes
-        ])
+        _grouped(
+            right,
+            labels,
+            [
+                (
+                    f"{w} {size_label(s)}",
+                    [_value(r, w, s, "bytes_written_per_request") for r in results],
+                )
+                for w in ("read", "write")
+                for s in sizes
+            ],
+        )
         right.set_yscale("symlog", linthresh=1)
         right.set_ylim(0, _top(document, store, "bytes_written_per_request"))
         right.set_ylabel("bytes written per request")
@@ -141,13 +160,19 @@ def _summary(document: dict[str, Any], path: Path) -> None:
     for index, config in enumerate(configs):
         result = _result(document, first, config)
         values = [_value(result, "read", s, "bytes_written_per_request") for s in sizes]
-        bytes_axes.plot([size_label(s) for s in sizes], values, marker="o",
-                        label=labels[index], color=COLORS[index % len(COLORS)],
-                        linestyle=("-", "--", ":", "-.")[index % 4])
+        bytes_axes.plot(
+            [size_label(s) for s in sizes],
+            values,
+            marker="o",
+            label=labels[index],
+            color=COLORS[index % len(COLORS)],
+            linestyle=("-", "--", ":", "-.")[index % 4],
+        )
     bytes_axes.set_yscale("symlog", linthresh=1)
     bytes_axes.set_ylim(0, _top(document, first, "bytes_written_per_request"))
-    bytes_axes.annotate("0: no write at all", xy=(0.02, 0.03), xycoords="axes fraction",
-                        fontsize=8, color="#555555")
+    bytes_axes.annotate(
+        "0: no write at all", xy=(0.02, 0.03), xycoords="axes fraction", fontsize=8, color="#555555"
+    )
     bytes_axes.set_xlabel("session size")
     bytes_axes.set_ylabel("bytes written to the store per read")
     bytes_axes.set_title("What an unmodified request writes")
@@ -165,8 +190,9 @@ def _summary(document: dict[str, Any], path: Path) -> None:
         series.append((_short(store), [1e6 / value if value else 0.0 for value in cpu]))
     _grouped(rps_axes, groups, series)
     rps_axes.set_ylabel("requests/s per server core")
-    rps_axes.set_title(f"Read capacity, {size_label(middle)} session (1 / server CPU per request)",
-                       fontsize=10)
+    rps_axes.set_title(
+        f"Read capacity, {size_label(middle)} session (1 / server CPU per request)", fontsize=10
+    )
     rps_axes.tick_params(axis="x", labelrotation=15)
     rps_axes.legend(fontsize=8)
 
@@ -176,9 +202,9 @@ def _summary(document: dict[str, Any], path: Path) -> None:
             values = []
             for config in configs:
                 result = _result(document, store, config)
-                races = [] if result is None else [
-                    r for r in result["race"] if r["variant"] == variant
-                ]
+                races = (
+                    [] if result is None else [r for r in result["race"] if r["variant"] == variant]
+                )
                 values.append(100 * races[0]["lost_fraction"] if races else 0.0)
             race_series.append((f"{_short(store)} {variant}", values))
     _grouped(race_axes, labels, race_series)
@@ -189,9 +215,11 @@ def _summary(document: dict[str, Any], path: Path) -> None:
     race_axes.tick_params(axis="x", labelrotation=15)
     race_axes.legend(fontsize=8, ncol=2, loc="upper right")
 
-    figure.suptitle("tornado-sessions: touch vs resave "
-                    f"({document['machine']['cpu_model']}, {document['mode']['name']} run)",
-                    fontsize=10)
+    figure.suptitle(
+        "tornado-sessions: touch vs resave "
+        f"({document['machine']['cpu_model']}, {document['mode']['name']} run)",
+        fontsize=10,
+    )
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)

@@ -48,24 +48,52 @@ def _parser() -> argparse.ArgumentParser:
     )
     length = parser.add_mutually_exclusive_group()
     length.add_argument("--quick", action="store_true", help="a shorter run (under a minute)")
-    length.add_argument("--smoke", action="store_true",
-                        help="the shortest run: checks the suite works; numbers are noise")
-    parser.add_argument("--store", action="append", default=[], metavar="URL",
-                        help="also measure this store (repeatable); memory:// always runs")
-    parser.add_argument("--config", action="append", choices=[c.key for c in CONFIGS],
-                        help="measure only this configuration (repeatable)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
-                        help="results folder (default: benchmarks/results)")
-    parser.add_argument("--race-io-ms", type=float, default=1.0, metavar="MS",
-                        help="simulated I/O between read and write in the race (default 1)")
-    parser.add_argument("--no-pin", action="store_true",
-                        help="do not pin the server and the load generator to separate CPUs")
+    length.add_argument(
+        "--smoke",
+        action="store_true",
+        help="the shortest run: checks the suite works; numbers are noise",
+    )
+    parser.add_argument(
+        "--store",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="also measure this store (repeatable); memory:// always runs",
+    )
+    parser.add_argument(
+        "--config",
+        action="append",
+        choices=[c.key for c in CONFIGS],
+        help="measure only this configuration (repeatable)",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, help="results folder (default: benchmarks/results)"
+    )
+    parser.add_argument(
+        "--race-io-ms",
+        type=float,
+        default=1.0,
+        metavar="MS",
+        help="simulated I/O between read and write in the race (default 1)",
+    )
+    parser.add_argument(
+        "--no-pin",
+        action="store_true",
+        help="do not pin the server and the load generator to separate CPUs",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.add_argument("--profile", action="store_true",
-                        help="run the servers under cProfile (logs/profile-*.prof in the "
-                             "results folder); the ratios of such a run are not meaningful")
-    parser.add_argument("--render", type=Path, metavar="JSON",
-                        help="print and chart a saved results.json instead of measuring")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="run the servers under cProfile (logs/profile-*.prof in the "
+        "results folder); the ratios of such a run are not meaningful",
+    )
+    parser.add_argument(
+        "--render",
+        type=Path,
+        metavar="JSON",
+        help="print and chart a saved results.json instead of measuring",
+    )
     return parser
 
 
@@ -108,11 +136,17 @@ def main(argv: list[str] | None = None) -> int:
     logs = out / "logs"
     logs.mkdir(exist_ok=True)
     server_cpu, loadgen_cpu = pick_cpus(not args.no_pin)
-    settings = RunSettings(mode=mode, race_io=args.race_io_ms / 1000, server_cpu=server_cpu,
-                           out=logs, profile=args.profile)
+    settings = RunSettings(
+        mode=mode,
+        race_io=args.race_io_ms / 1000,
+        server_cpu=server_cpu,
+        out=logs,
+        profile=args.profile,
+    )
     machine = describe_machine()
-    progress = Progress(len(stores) * len(configs) * steps_per_server(mode) + 1,
-                        enabled=not args.no_progress)
+    progress = Progress(
+        len(stores) * len(configs) * steps_per_server(mode) + 1, enabled=not args.no_progress
+    )
     results = []
     loadgen = LoadGeneratorProcess(loadgen_cpu, logs / "loadgen.log")
     try:
@@ -132,11 +166,17 @@ def main(argv: list[str] | None = None) -> int:
     progress.step("serializers")
     progress.close()
     document = build_document(
-        mode=mode, machine=machine, results=results, serializers=serializers,
+        mode=mode,
+        machine=machine,
+        results=results,
+        serializers=serializers,
         wrapper_overhead_us=overhead,
         settings={
-            "race_io": settings.race_io, "server_cpu": server_cpu, "loadgen_cpu": loadgen_cpu,
-            "profiled": args.profile, "stores": [redact_url(s) for s in stores],
+            "race_io": settings.race_io,
+            "server_cpu": server_cpu,
+            "loadgen_cpu": loadgen_cpu,
+            "profiled": args.profile,
+            "stores": [redact_url(s) for s in stores],
         },
     )
     write_json(document, out / "results.json")

@@ -121,6 +121,7 @@ class CountingStore(Store):
 
 def wrapper_overhead_us(calls: int = 20_000) -> float:
     """Microseconds the wrapper adds to one call (a memory-store ``load``, best of 5)."""
+
     async def timed(store: Store, key: str) -> float:
         started = time.perf_counter()
         for _ in range(calls):

@@ -92,9 +92,9 @@ class LoadGenerator:
 
         cpu = time.process_time()
         started = time.perf_counter()
-        await asyncio.gather(*(
-            client(self.pool[i], cookies[i % len(cookies)]) for i in range(concurrency)
-        ))
+        await asyncio.gather(
+            *(client(self.pool[i], cookies[i % len(cookies)]) for i in range(concurrency))
+        )
         wall = time.perf_counter() - started
         return {
             "latencies": latencies,

@@ -19,8 +19,16 @@ from urllib.parse import urlsplit, urlunsplit
 __all__ = ["describe_machine", "redact_url"]
 
 PACKAGES = (
-    "tornado-sessions", "tornado-sessions-redis", "tornado-sessions-mongo", "tornado",
-    "msgpack", "pluggy", "redis", "pymongo", "motor", "matplotlib",
+    "tornado-sessions",
+    "tornado-sessions-redis",
+    "tornado-sessions-mongo",
+    "tornado",
+    "msgpack",
+    "pluggy",
+    "redis",
+    "pymongo",
+    "motor",
+    "matplotlib",
 )
 
 
@@ -62,12 +70,20 @@ def _git_revision() -> str | None:
     root = Path(__file__).resolve().parent.parent
     try:
         revision = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
-            check=True, timeout=10,
+            ["git", "rev-parse", "HEAD"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-            capture_output=True, text=True, check=True, timeout=10,
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None

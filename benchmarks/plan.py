@@ -114,10 +114,34 @@ class Mode:
 
 
 MODES: dict[str, Mode] = {
-    "smoke": Mode("smoke", requests=40, rounds=1, concurrency=4, warmup=20,
-                  race_clients=4, race_requests=5, serializer_seconds=0.01),
-    "quick": Mode("quick", requests=300, rounds=3, concurrency=8, warmup=100,
-                  race_clients=16, race_requests=10, serializer_seconds=0.05),
-    "full": Mode("full", requests=2000, rounds=5, concurrency=16, warmup=1000,
-                 race_clients=32, race_requests=25, serializer_seconds=0.3),
+    "smoke": Mode(
+        "smoke",
+        requests=40,
+        rounds=1,
+        concurrency=4,
+        warmup=20,
+        race_clients=4,
+        race_requests=5,
+        serializer_seconds=0.01,
+    ),
+    "quick": Mode(
+        "quick",
+        requests=300,
+        rounds=3,
+        concurrency=8,
+        warmup=100,
+        race_clients=16,
+        race_requests=10,
+        serializer_seconds=0.05,
+    ),
+    "full": Mode(
+        "full",
+        requests=2000,
+        rounds=5,
+        concurrency=16,
+        warmup=1000,
+        race_clients=32,
+        race_requests=25,
+        serializer_seconds=0.3,
+    ),
 }

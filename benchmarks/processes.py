@@ -56,8 +56,9 @@ def _tail(path: Path | None, lines: int = 30) -> str:
     return "\n".join(text)
 
 
-def _read_line(process: subprocess.Popen[bytes], stream: IO[bytes], timeout: float,
-               log: Path | None, what: str) -> bytes:
+def _read_line(
+    process: subprocess.Popen[bytes], stream: IO[bytes], timeout: float, log: Path | None, what: str
+) -> bytes:
     ready, _, _ = select.select([stream], [], [], timeout)
     line = stream.readline() if ready else b""
     if not line:
@@ -76,12 +77,16 @@ class ServerProcess:
         self._log_file = log.open("wb")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "benchmarks.server", json.dumps(spec)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log_file,
-            env=_environment(), cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._log_file,
+            env=_environment(),
+            cwd=ROOT,
         )
         assert self.process.stdout is not None
-        line = _read_line(self.process, self.process.stdout, START_TIMEOUT, log,
-                          f"the server for {spec['store']}")
+        line = _read_line(
+            self.process, self.process.stdout, START_TIMEOUT, log, f"the server for {spec['store']}"
+        )
         info = json.loads(line)
         self.port: int = info["port"]
         self.pid: int = info["pid"]
@@ -119,8 +124,11 @@ class LoadGeneratorProcess:
         extra = {"BENCH_LOADGEN_CPU": str(cpu)} if cpu is not None else {}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "benchmarks.loadgen"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log_file,
-            env=_environment(extra), cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._log_file,
+            env=_environment(extra),
+            cwd=ROOT,
         )
 
     def call(self, cmd: str, timeout: float = 600.0, **arguments: Any) -> dict[str, Any]:

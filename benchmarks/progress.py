@@ -29,8 +29,9 @@ class Progress:
             except ImportError:
                 pass
             else:
-                self._bar = tqdm.tqdm(total=total, file=sys.stderr, unit="step",
-                                      dynamic_ncols=True, leave=True)
+                self._bar = tqdm.tqdm(
+                    total=total, file=sys.stderr, unit="step", dynamic_ncols=True, leave=True
+                )
 
     def step(self, description: str) -> None:
         """One step finished; ``description`` says what runs now."""

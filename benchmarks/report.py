@@ -42,26 +42,40 @@ def _targets(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for workload, size, limit in TARGETS:
             phase = find_phase(result, workload, size)
             ratio = None if phase is None else phase["cpu_ratio_to_bare"]
-            rows.append({
-                "store": result["store"], "config": result["config"], "workload": workload,
-                "size": size, "limit": limit, "ratio": ratio,
-                "met": None if ratio is None else ratio <= limit,
-            })
+            rows.append(
+                {
+                    "store": result["store"],
+                    "config": result["config"],
+                    "workload": workload,
+                    "size": size,
+                    "limit": limit,
+                    "ratio": ratio,
+                    "met": None if ratio is None else ratio <= limit,
+                }
+            )
     return rows
 
 
 def build_document(
-    *, mode: Mode, machine: dict[str, Any], settings: dict[str, Any],
-    results: list[dict[str, Any]], serializers: list[dict[str, Any]],
+    *,
+    mode: Mode,
+    machine: dict[str, Any],
+    settings: dict[str, Any],
+    results: list[dict[str, Any]],
+    serializers: list[dict[str, Any]],
     wrapper_overhead_us: float,
 ) -> dict[str, Any]:
     """Everything one run measured, as plain data."""
     return {
         "schema": SCHEMA,
         "mode": {
-            "name": mode.name, "requests_per_phase": mode.requests, "rounds": mode.rounds,
-            "concurrency": mode.concurrency, "warmup_requests": mode.warmup,
-            "race_clients": mode.race_clients, "race_requests_per_client": mode.race_requests,
+            "name": mode.name,
+            "requests_per_phase": mode.requests,
+            "rounds": mode.rounds,
+            "concurrency": mode.concurrency,
+            "warmup_requests": mode.warmup,
+            "race_clients": mode.race_clients,
+            "race_requests_per_client": mode.race_requests,
             "sizes": list(mode.sizes),
         },
         "machine": machine,
@@ -120,8 +134,11 @@ def _overhead(document: dict[str, Any]) -> list[str]:
     rows = []
     for result in document["results"]:
         bare = find_phase(result, "bare", None)
-        row = [_store_name(result["store"]), CONFIG_LABELS.get(result["config"], result["config"]),
-               _num(None if bare is None else bare["server_cpu_us_per_request"])]
+        row = [
+            _store_name(result["store"]),
+            CONFIG_LABELS.get(result["config"], result["config"]),
+            _num(None if bare is None else bare["server_cpu_us_per_request"]),
+        ]
         for workload, size in columns:
             phase = find_phase(result, workload, size)
             row.append(_ratio(None if phase is None else phase["cpu_ratio_to_bare"]))
@@ -138,8 +155,10 @@ def _overhead(document: dict[str, Any]) -> list[str]:
     ]
     targets = document["targets"]
     if targets:
-        lines.append(f"Targets ({_store_name(targets[0]['store'])} store, "
-                     f"{CONFIG_LABELS[TARGET_CONFIG]}, {size_label(sizes[0])} session):")
+        lines.append(
+            f"Targets ({_store_name(targets[0]['store'])} store, "
+            f"{CONFIG_LABELS[TARGET_CONFIG]}, {size_label(sizes[0])} session):"
+        )
         lines.append("")
         for target in targets:
             verdict = {True: "met", False: "**missed**", None: "not measured"}[target["met"]]
@@ -152,25 +171,41 @@ def _overhead(document: dict[str, Any]) -> list[str]:
 
 
 def _detail(document: dict[str, Any]) -> list[str]:
-    header = ["store", "configuration", "workload", "req/s", "p50 ms", "p95 ms", "p99 ms",
-              "CPU µs/req", "x bare", *OPERATIONS, "bytes written/req", "errors"]
+    header = [
+        "store",
+        "configuration",
+        "workload",
+        "req/s",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "CPU µs/req",
+        "x bare",
+        *OPERATIONS,
+        "bytes written/req",
+        "errors",
+    ]
     rows = []
     for result in document["results"]:
         for phase in result["phases"]:
             latency = phase["latency_ms"]
             ops = phase["store_ops_per_request"]
-            rows.append([
-                _store_name(result["store"]),
-                CONFIG_LABELS.get(result["config"], result["config"]),
-                _phase_name(phase["workload"], phase["size"]),
-                _num(phase["requests_per_second"]),
-                _num(latency["p50"], 2), _num(latency["p95"], 2), _num(latency["p99"], 2),
-                _num(phase["server_cpu_us_per_request"]),
-                _ratio(phase["cpu_ratio_to_bare"]),
-                *(_ops(ops[op]) for op in OPERATIONS),
-                _num(phase["bytes_written_per_request"]),
-                str(phase["errors"]),
-            ])
+            rows.append(
+                [
+                    _store_name(result["store"]),
+                    CONFIG_LABELS.get(result["config"], result["config"]),
+                    _phase_name(phase["workload"], phase["size"]),
+                    _num(phase["requests_per_second"]),
+                    _num(latency["p50"], 2),
+                    _num(latency["p95"], 2),
+                    _num(latency["p99"], 2),
+                    _num(phase["server_cpu_us_per_request"]),
+                    _ratio(phase["cpu_ratio_to_bare"]),
+                    *(_ops(ops[op]) for op in OPERATIONS),
+                    _num(phase["bytes_written_per_request"]),
+                    str(phase["errors"]),
+                ]
+            )
     return [
         "## Throughput, latency and store work per request",
         "",
@@ -185,21 +220,35 @@ def _detail(document: dict[str, Any]) -> list[str]:
 
 
 def _race(document: dict[str, Any]) -> list[str]:
-    header = ["store", "configuration", "variant", "updates sent", "kept", "lost", "lost %",
-              "other keys intact", "errors"]
+    header = [
+        "store",
+        "configuration",
+        "variant",
+        "updates sent",
+        "kept",
+        "lost",
+        "lost %",
+        "other keys intact",
+        "errors",
+    ]
     rows = []
     for result in document["results"]:
         for race in result["race"]:
-            rows.append([
-                _store_name(result["store"]),
-                CONFIG_LABELS.get(result["config"], result["config"]),
-                race["variant"], str(race["expected"]), str(race["applied"]),
-                str(race["lost"]), f"{100 * race['lost_fraction']:.0f}%",
-                "yes" if race["other_keys_intact"] else "**no**", str(race["errors"]),
-            ])
+            rows.append(
+                [
+                    _store_name(result["store"]),
+                    CONFIG_LABELS.get(result["config"], result["config"]),
+                    race["variant"],
+                    str(race["expected"]),
+                    str(race["applied"]),
+                    str(race["lost"]),
+                    f"{100 * race['lost_fraction']:.0f}%",
+                    "yes" if race["other_keys_intact"] else "**no**",
+                    str(race["errors"]),
+                ]
+            )
     first = document["results"][0]["race"][0] if document["results"] else None
-    who = (f"{first['clients']} clients x {first['requests_per_client']} requests"
-           if first else "")
+    who = f"{first['clients']} clients x {first['requests_per_client']} requests" if first else ""
     return [
         "## Race: concurrent requests on one session",
         "",
@@ -214,14 +263,24 @@ def _race(document: dict[str, Any]) -> list[str]:
 
 
 def _serializers(document: dict[str, Any]) -> list[str]:
-    header = ["session", "msgpack bytes", "JSON bytes", "msgpack dumps µs", "JSON dumps µs",
-              "msgpack loads µs", "JSON loads µs"]
+    header = [
+        "session",
+        "msgpack bytes",
+        "JSON bytes",
+        "msgpack dumps µs",
+        "JSON dumps µs",
+        "msgpack loads µs",
+        "JSON loads µs",
+    ]
     rows = [
         [
             size_label(row["size"]),
-            _num(row["msgpack"]["bytes"]), _num(row["json"]["bytes"]),
-            _num(row["msgpack"]["dumps_us"], 1), _num(row["json"]["dumps_us"], 1),
-            _num(row["msgpack"]["loads_us"], 1), _num(row["json"]["loads_us"], 1),
+            _num(row["msgpack"]["bytes"]),
+            _num(row["json"]["bytes"]),
+            _num(row["msgpack"]["dumps_us"], 1),
+            _num(row["json"]["dumps_us"], 1),
+            _num(row["msgpack"]["loads_us"], 1),
+            _num(row["json"]["loads_us"], 1),
         ]
         for row in document["serializers"]
     ]
@@ -238,9 +297,13 @@ def markdown(document: dict[str, Any]) -> str:
     machine = document["machine"]
     packages = machine["packages"]
     settings = document["settings"]
-    pinning = ("server pinned to CPU {}, load generator to CPU {}".format(
-        settings["server_cpu"], settings["loadgen_cpu"])
-        if settings["server_cpu"] is not None else "processes not pinned")
+    pinning = (
+        "server pinned to CPU {}, load generator to CPU {}".format(
+            settings["server_cpu"], settings["loadgen_cpu"]
+        )
+        if settings["server_cpu"] is not None
+        else "processes not pinned"
+    )
     lines = [
         f"# tornado-sessions benchmarks ({document['mode']['name']} run, {machine['date']})",
         "",

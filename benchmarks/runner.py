@@ -139,8 +139,9 @@ def _summarize(entry: PhaseSamples, bare: PhaseSamples) -> dict[str, Any]:
         "bytes_written_per_request": sum(s.bytes_written for s in samples) / requests,
         "store_ms_per_request": 1000 * sum(s.store_seconds for s in samples) / requests,
         "load_generator_busy": sum(s.client_cpu for s in samples) / wall if wall else 0.0,
-        "server_preempted_per_1000_requests":
-            1000 * sum(s.involuntary_switches for s in samples) / requests,
+        "server_preempted_per_1000_requests": 1000
+        * sum(s.involuntary_switches for s in samples)
+        / requests,
         "gc_collections_per_1000_requests": [
             1000 * sum(s.gc_collections[generation] for s in samples) / requests
             for generation in range(len(samples[0].gc_collections))
@@ -151,8 +152,7 @@ def _summarize(entry: PhaseSamples, bare: PhaseSamples) -> dict[str, Any]:
 def _race(loadgen: LoadGeneratorProcess, mode: Mode, size: int, same_key: bool) -> dict[str, Any]:
     cookie = loadgen.call("seed", path=f"/_bench/seed?size={size}", count=1)["cookies"][0]
     clients, each = mode.race_clients, mode.race_requests
-    result = loadgen.call("race", cookie=cookie, clients=clients, requests=each,
-                          same_key=same_key)
+    result = loadgen.call("race", cookie=cookie, clients=clients, requests=each, same_key=same_key)
     state = loadgen.call("get", path="/_bench/state", cookie=cookie)
     if state["status"] != 200:
         raise ChildError(f"reading the race's session answered {state['status']}")
@@ -182,14 +182,19 @@ def _race(loadgen: LoadGeneratorProcess, mode: Mode, size: int, same_key: bool) 
 
 
 def measure(
-    store: str, config: Config, settings: RunSettings, loadgen: LoadGeneratorProcess,
+    store: str,
+    config: Config,
+    settings: RunSettings,
+    loadgen: LoadGeneratorProcess,
     progress: Progress,
 ) -> dict[str, Any]:
     """Run every phase and both races of ``config`` on ``store``; return the figures."""
     mode = settings.mode
     slug = f"{store.split(':', 1)[0]}-{config.key}"
     spec: dict[str, Any] = {
-        "store": store, "config": config.options, "race_io": settings.race_io,
+        "store": store,
+        "config": config.options,
+        "race_io": settings.race_io,
         "cpu": settings.server_cpu,
     }
     if settings.profile:
@@ -198,16 +203,21 @@ def measure(
     try:
         loadgen.call("connect", port=server.port, count=max(mode.concurrency, mode.race_clients))
         cookies = {
-            size: loadgen.call("seed", path=f"/_bench/seed?size={size}",
-                               count=mode.concurrency)["cookies"]
+            size: loadgen.call("seed", path=f"/_bench/seed?size={size}", count=mode.concurrency)[
+                "cookies"
+            ]
             for size in mode.sizes
         }
         plan = phases(mode.sizes)
 
         def run(phase: Phase, requests: int) -> dict[str, Any]:
-            return loadgen.call("run", path=phase.path,
-                                cookies=cookies[phase.size or mode.sizes[0]],
-                                requests=requests, concurrency=mode.concurrency)
+            return loadgen.call(
+                "run",
+                path=phase.path,
+                cookies=cookies[phase.size or mode.sizes[0]],
+                requests=requests,
+                concurrency=mode.concurrency,
+            )
 
         for phase in plan:
             run(phase, mode.warmup)

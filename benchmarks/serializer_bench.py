@@ -64,9 +64,11 @@ def bench_serializers(sizes: tuple[int, ...], seconds: float) -> list[dict[str, 
     rows = []
     for size in sizes:
         payload = make_payload(size)
-        rows.append({
-            "size": size,
-            "msgpack": _measure(MsgpackSerializer(), payload, seconds),
-            "json": _measure(JSONSerializer(), payload, seconds),
-        })
+        rows.append(
+            {
+                "size": size,
+                "msgpack": _measure(MsgpackSerializer(), payload, seconds),
+                "json": _measure(JSONSerializer(), payload, seconds),
+            }
+        )
     return rows

@@ -26,8 +26,12 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 def _run(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "benchmarks", *args], cwd=ROOT, capture_output=True, text=True,
-        timeout=timeout, check=False,
+        [sys.executable, "-m", "benchmarks", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
 
 
@@ -94,8 +98,11 @@ def test_every_configuration_measures_every_phase(document: dict[str, Any]) -> N
             assert phase["requests"] == document["mode"]["requests_per_phase"]
             assert set(phase["store_ops_per_request"]) == OPERATIONS
             assert set(phase["latency_ms"]) == {"p50", "p95", "p99"}
-            numbers = [phase["requests_per_second"], phase["server_cpu_us_per_request"],
-                       *phase["latency_ms"].values()]
+            numbers = [
+                phase["requests_per_second"],
+                phase["server_cpu_us_per_request"],
+                *phase["latency_ms"].values(),
+            ]
             assert all(math.isfinite(n) and n > 0 for n in numbers)
             assert phase["cpu_ratio_to_bare"] > 0
         assert _phase(result, "bare", None)["cpu_ratio_to_bare"] == 1.0
@@ -146,7 +153,9 @@ def test_race_compares_final_state(document: dict[str, Any]) -> None:
 
 def test_targets_and_serializers(document: dict[str, Any]) -> None:
     assert [(t["workload"], t["size"]) for t in document["targets"]] == [
-        ("untouched", None), ("read", 100), ("write", 100)
+        ("untouched", None),
+        ("read", 100),
+        ("write", 100),
     ]
     for target in document["targets"]:
         assert target["ratio"] > 0 and isinstance(target["met"], bool)
@@ -160,8 +169,12 @@ def test_targets_and_serializers(document: dict[str, Any]) -> None:
 
 def test_markdown_has_every_table(smoke: tuple[Path, str]) -> None:
     stdout = smoke[1]
-    for heading in ("## Server CPU per request", "## Throughput, latency and store work",
-                    "## Race: concurrent requests on one session", "## Serializers"):
+    for heading in (
+        "## Server CPU per request",
+        "## Throughput, latency and store work",
+        "## Race: concurrent requests on one session",
+        "## Serializers",
+    ):
         assert heading in stdout
     table_rows = [line for line in stdout.splitlines() if line.startswith("| memory |")]
     # 4 overhead rows, 4 x 8 detail rows, 4 x 2 race rows.
@@ -177,8 +190,7 @@ def test_render_reprints_a_saved_run(smoke: tuple[Path, str], tmp_path: Path) ->
 
 
 def test_unknown_store_scheme_is_refused_before_anything_runs(tmp_path: Path) -> None:
-    completed = _run("--smoke", "--store", "nosuch://localhost", "--out", str(tmp_path),
-                     timeout=60)
+    completed = _run("--smoke", "--store", "nosuch://localhost", "--out", str(tmp_path), timeout=60)
     assert completed.returncode != 0
     assert "nosuch" in completed.stderr
     assert not (tmp_path / "results.json").exists()
