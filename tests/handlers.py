@@ -37,6 +37,16 @@ class Set(_Base):
         self.dump(session)
 
 
+class Put(_Base):
+    """Sets keys without reading any: ``/put?k=v``."""
+
+    async def get(self) -> None:
+        session = await self.get_session()
+        for key, values in self.request.query_arguments.items():
+            session[key] = values[-1].decode()
+        self.write("ok")
+
+
 class Delete(_Base):
     async def get(self) -> None:
         session = await self.get_session()
@@ -165,6 +175,7 @@ HANDLERS: list[Any] = [
     (r"/health", Health),
     (r"/get", Get),
     (r"/set", Set),
+    (r"/put", Put),
     (r"/delete", Delete),
     (r"/append", Append),
     (r"/regenerate", Regenerate),

@@ -94,17 +94,31 @@ def test_json_serializer_round_trips_plain_values_and_refuses_others() -> None:
 
 
 @pytest.mark.gen_test
-async def test_corrupt_record_gives_a_fresh_session_and_a_log_line(
+async def test_corrupt_value_reads_as_absent_is_logged_and_removed(
     client: Client, store: CountingStore, caplog: pytest.LogCaptureFixture
 ) -> None:
-    await client.fetch("/set?user=alice")
+    await client.fetch("/set?user=alice&theme=dark")
     ((key, record),) = store._records.items()
-    store._records[key] = Record({"user": b"\xc1garbage"}, record.meta, record.expires_at)
+    fields = {**record.fields, "user": b"\xc1garbage"}
+    store._records[key] = Record(fields, record.meta, record.expires_at)
     response = await client.fetch("/get")
     assert response.code == 200
-    assert response.json()["data"] == {} and response.json()["new"] is True
-    assert "corrupt session record" in caplog.text
-    assert key not in store._records
+    assert response.json()["data"] == {"theme": "dark"} and response.json()["new"] is False
+    assert "corrupt value of key 'user'" in caplog.text
+    assert set(store._records[key].fields) == {"theme"}  # the bad bytes are gone
+
+
+@pytest.mark.gen_test
+async def test_values_are_decoded_only_when_read(
+    client: Client, store: CountingStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    await client.fetch("/set?user=alice&theme=dark")
+    ((key, record),) = store._records.items()
+    fields = {**record.fields, "theme": b"\xc1garbage"}
+    store._records[key] = Record(fields, record.meta, record.expires_at)
+    response = await client.fetch("/put?other=1")  # reads no value: decodes none
+    assert response.code == 200 and "corrupt" not in caplog.text
+    assert store._records[key].fields["theme"] == b"\xc1garbage"
 
 
 @pytest.mark.gen_test

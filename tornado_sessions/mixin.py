@@ -128,8 +128,12 @@ class SessionMixin(_HandlerBase):
 
     def finish(self, chunk: str | bytes | dict[str, Any] | None = None) -> asyncio.Future[None]:
         """Commit the session (awaiting any store write), then finish as Tornado does."""
-        if self._session is None or self._session_finishing:
+        if self._session is None:
             return super().finish(chunk)
+        if self._session_finishing:
+            future = super().finish(chunk)
+            self._release_session()
+            return future
         if chunk is not None:
             self.write(chunk)
         pending = self._session_commit
@@ -140,7 +144,9 @@ class SessionMixin(_HandlerBase):
             return self._defer(self._commit_then(commit, True))
         self._apply_cookie(commit)
         self._session_finishing = True
-        return super().finish()
+        future = super().finish()
+        self._release_session()
+        return future
 
     # -- internals --------------------------------------------------------------
 
@@ -177,6 +183,7 @@ class SessionMixin(_HandlerBase):
         if finishing:
             self._session_finishing = True
             future = super().finish()
+            self._release_session()
         else:
             self._emit_session_headers()
             future = super().flush(include_footers)
@@ -184,6 +191,13 @@ class SessionMixin(_HandlerBase):
             await future
         except StreamClosedError:
             log.debug("client went away before the response was sent")
+
+    def _release_session(self) -> None:
+        # The session points back at its handler: break the cycle once the response
+        # is done, so the handler is freed at once instead of by the cycle collector.
+        session = self._session
+        if session is not None:
+            session._handler = None
 
     def _store_failed(self, error: StoreError) -> None:
         log.error("session store failed; answering 503", exc_info=error)
@@ -222,9 +236,10 @@ class SessionMixin(_HandlerBase):
     def _emit_session_headers(self) -> None:
         if self._session is None:
             return
-        self.add_header("Vary", "Cookie")
+        headers = self._headers  # values built here need none of add_header's checks
+        headers.add("Vary", "Cookie")
         header = self._session_cookie
         if header is not None:
-            self.add_header("Set-Cookie", header)
+            headers.add("Set-Cookie", header)
             if "Cache-Control" not in self._headers:
                 self.set_header("Cache-Control", "no-store")

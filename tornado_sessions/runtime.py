@@ -43,7 +43,7 @@ from .ids import checked_id, log_id, store_key
 from .options import SessionOptions
 from .record import Changes, Record
 from .registry import create_store, get_plugin_manager, get_serializer
-from .session import MAX_LIFETIME, Session
+from .session import _UNDECODED, MAX_LIFETIME, Session
 from .signing import Signer
 from .stores.base import Store
 
@@ -57,6 +57,7 @@ T = TypeVar("T")
 
 _RUNTIME_ATTRIBUTE = "_tornado_sessions_runtime"
 _META_VERSION = 1
+_VERIFIED_CACHE_SIZE = 10_000
 
 
 def runtime_for(application: tornado.web.Application) -> SessionRuntime:
@@ -125,6 +126,10 @@ class SessionRuntime:
         self._store = options.store if isinstance(options.store, Store) else None
         self._hook = get_plugin_manager().hook
         self._warned_insecure = False
+        #: verified cookie value -> (id, store key); see _remember
+        self._verified: dict[str, tuple[str, str]] = {}
+        #: id -> its signed cookie value, for re-sending
+        self._signed: dict[str, str] = {}
         if len(keys[0]) < 32:
             log.warning(
                 "the session secret is %d bytes; use at least 32 random bytes", len(keys[0])
@@ -200,6 +205,7 @@ class SessionRuntime:
         raw = read_cookie(handler.request.headers, self.options.name)
         now = time.time()
         session_id: str | None = None
+        key = ""
         current_secret = True
         if raw is DUPLICATE:
             log.warning(
@@ -207,13 +213,19 @@ class SessionRuntime:
                 self.options.name,
             )
         elif raw:
-            verified = self.signer.verify(raw)
-            if verified is None:
-                log.debug("session cookie with a bad signature ignored")
+            known = self._verified.get(raw)
+            if known is not None:
+                session_id, key = known
             else:
-                session_id, current_secret = verified
+                verified = self.signer.verify(raw)
+                if verified is None:
+                    log.debug("session cookie with a bad signature ignored")
+                else:
+                    session_id, current_secret = verified
+                    key = store_key(session_id, self.options.hash_ids)
+                    if current_secret:
+                        self._remember(raw, session_id, key)
         if session_id is not None:
-            key = store_key(session_id, self.options.hash_ids)
             record = await self.call("load", self.store.load(key), handler)
             if record is not None:
                 session = await self._inflate(record, session_id, key, handler, now)
@@ -225,6 +237,28 @@ class SessionRuntime:
         if raw is DUPLICATE:
             session._clear_cookie = True
         return session
+
+    def _remember(self, raw: str, session_id: str, key: str) -> None:
+        """Cache a verified cookie value, so its next request skips the HMAC and hash.
+
+        Keyed by the exact cookie string, so only a value that verified before can
+        hit; bounded by emptying it when full.  Only values signed with the current
+        secret are kept, so rotating secrets (a new runtime) starts empty anyway.
+        """
+        cache = self._verified
+        if len(cache) >= _VERIFIED_CACHE_SIZE:
+            cache.clear()
+        cache[raw] = (session_id, key)
+
+    def signed_value(self, session_id: str) -> str:
+        """The cookie value for ``session_id``: from the cache when it was just verified."""
+        value = self._signed.get(session_id)
+        if value is None:
+            value = self.signer.sign(session_id)
+            if len(self._signed) >= _VERIFIED_CACHE_SIZE:
+                self._signed.clear()
+            self._signed[session_id] = value
+        return value
 
     def fresh(self, handler: Any, now: float) -> Session:
         """A new, empty, unsaved session with a new id."""
@@ -245,17 +279,24 @@ class SessionRuntime:
         return session
 
     def _decode(self, record: Record, now: float) -> tuple[dict[str, Any], float, Any]:
+        """Check a record and read its meta; values stay undecoded until first read."""
         if record.expires_at <= now:
             raise LookupError("expired")
-        if record.size() > self.options.max_record_bytes:
-            raise ValueError(f"record of {record.size()} bytes exceeds max_record_bytes")
         created_at, max_age = _unpack_meta(record.meta, now)
         absolute = self.options.absolute_timeout
         if absolute is not None and created_at + absolute <= now:
             raise LookupError("past absolute_timeout")
-        loads = self.serializer.loads
-        values = {name: loads(data) for name, data in record.fields.items()}
-        return values, created_at, max_age
+        fields = record.fields
+        size = len(record.meta) + sum(map(len, fields)) + sum(map(len, fields.values()))
+        if size > self.options.max_record_bytes:
+            raise ValueError(f"record of {size} bytes exceeds max_record_bytes")
+        return dict.fromkeys(fields, _UNDECODED), created_at, max_age
+
+    def corrupt_value(self, session: Session, key: str, error: Exception) -> None:
+        """Log a stored value that could not be decoded (it is then dropped)."""
+        log.warning(
+            "corrupt value of key %r in session %s dropped: %s", key, log_id(session.id), error
+        )
 
     async def _inflate(
         self, record: Record, session_id: str, key: str, handler: Any, now: float
@@ -327,7 +368,7 @@ class SessionRuntime:
         commit = self.plan(session, force=True)
         await commit.run()
         header = commit.cookie_header()
-        if header is not None:
+        if header is not None and session._handler is not None:
             session._handler._queue_session_cookie(header)
 
     # -- commit -----------------------------------------------------------------
@@ -427,7 +468,7 @@ class SessionRuntime:
         max_age = None
         if self.persistent(session):
             max_age = int(session.expires_at - time.time())
-        return self.cookie.set(self.signer.sign(session.id), max_age=max_age, secure=secure)
+        return self.cookie.set(self.signed_value(session.id), max_age=max_age, secure=secure)
 
     def _secure(self, handler: Any) -> bool:
         setting = self.options.cookie_secure

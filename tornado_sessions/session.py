@@ -15,6 +15,7 @@ happens when the response is finished (see :mod:`tornado_sessions.mixin`).
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, MutableMapping
+from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
 from .errors import SerializationError
@@ -26,6 +27,9 @@ if TYPE_CHECKING:
 __all__ = ["Session"]
 
 _MUTABLE = (list, dict, set, bytearray)
+#: Stands in ``Session._values`` for a loaded value not decoded yet.
+_UNDECODED: Any = type("_Undecoded", (), {"__repr__": lambda self: "<undecoded>"})()
+_ABSENT: Any = object()
 #: Longest lifetime a session may have (``set_max_age`` refuses more; so does loading).
 MAX_LIFETIME = 10 * 365 * 86400.0
 
@@ -48,6 +52,7 @@ class Session(MutableMapping[str, Any]):
         "_loaded",
         "_max_age",
         "_meta_changed",
+        "_pending",
         "_read",
         "_resign",
         "_runtime",
@@ -84,6 +89,8 @@ class Session(MutableMapping[str, Any]):
         self.created_at = created_at
         self.expires_at = expires_at
         self._values = values
+        #: how many entries of _values are still _UNDECODED
+        self._pending = sum(1 for value in values.values() if value is _UNDECODED)
         self._loaded = loaded
         #: per-session lifetime: None = the options' default, False = browser session
         self._max_age = max_age
@@ -99,9 +106,17 @@ class Session(MutableMapping[str, Any]):
         self._resign = False
 
     # -- mapping ----------------------------------------------------------------
+    #
+    # Values are decoded lazily: a loaded session maps each key to _UNDECODED until
+    # the key is first read, so a request that reads two keys of a large session
+    # decodes two values.  Iterating (or len()) decodes everything first, so that a
+    # corrupt value, which is dropped when found, never shows up as a key whose
+    # value cannot be read.
 
     def __getitem__(self, key: str) -> Any:
         value = self._values[key]
+        if value is _UNDECODED:
+            value = self._decode(key)
         if isinstance(value, _MUTABLE):
             self._read.add(key)
         return value
@@ -109,29 +124,61 @@ class Session(MutableMapping[str, Any]):
     def __setitem__(self, key: str, value: Any) -> None:
         if not isinstance(key, str):
             raise TypeError(f"session keys must be str, not {type(key).__name__}")
+        if self._values.get(key) is _UNDECODED:
+            self._pending -= 1
         self._values[key] = value
         self._updated.add(key)
         self._deleted.discard(key)
 
     def __delitem__(self, key: str) -> None:
-        del self._values[key]
+        if self._values.pop(key) is _UNDECODED:
+            self._pending -= 1
         self._updated.discard(key)
         self._read.discard(key)
         if key in self._loaded:
             self._deleted.add(key)
 
     def __iter__(self) -> Iterator[str]:
+        if self._pending:
+            self._decode_all()
         return iter(self._values)
 
     def __len__(self) -> int:
+        if self._pending:
+            self._decode_all()
         return len(self._values)
 
     def __contains__(self, key: object) -> bool:
-        return key in self._values
+        value = self._values.get(key, _ABSENT)  # type: ignore[call-overload]
+        if value is _UNDECODED:
+            try:
+                self._decode(key)  # type: ignore[arg-type]
+            except KeyError:
+                return False
+        return value is not _ABSENT
 
     def __repr__(self) -> str:
         state = "new" if self.is_new else "stored"
         return f"<Session {state} keys={sorted(self._values)!r}>"
+
+    def _decode(self, key: str) -> Any:
+        """Decode one stored value; a corrupt one is dropped (and logged) as if absent."""
+        try:
+            value = self._runtime.serializer.loads(self._loaded[key])
+        except Exception as exc:
+            self._runtime.corrupt_value(self, key, exc)
+            del self._values[key]
+            self._pending -= 1
+            self._deleted.add(key)  # the next write removes it from the store
+            raise KeyError(key) from None
+        self._values[key] = value
+        self._pending -= 1
+        return value
+
+    def _decode_all(self) -> None:
+        for key in [key for key, value in self._values.items() if value is _UNDECODED]:
+            with suppress(KeyError):
+                self._decode(key)
 
     def clear(self) -> None:
         """Remove every key (a cheaper ``clear`` than the mixin's default)."""

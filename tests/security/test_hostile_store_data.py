@@ -168,9 +168,22 @@ def _assert_fresh_and_logged(reply: Any, caplog: pytest.LogCaptureFixture) -> No
     assert SESSION_ID not in caplog.text  # the live id is never logged, only a hash
 
 
+def _assert_value_dropped_and_logged(reply: Any, caplog: pytest.LogCaptureFixture) -> None:
+    """A hostile *value* reads as absent; the session and its healthy keys survive."""
+    assert reply.status == 200, reply.body
+    assert reply.json["new"] is False and reply.json["id"] == SESSION_ID
+    assert reply.json["data"] == {"ok": 1}
+    warnings = [
+        r for r in caplog.records if r.name == "tornado_sessions" and r.levelname == "WARNING"
+    ]
+    assert warnings, "no warning was logged for the hostile value"
+    assert "corrupt value of key 'evil'" in caplog.text
+    assert SESSION_ID not in caplog.text  # the live id is never logged, only a hash
+
+
 @pytest.mark.gen_test
 @pytest.mark.parametrize("payload", list(HOSTILE_MSGPACK))
-async def test_hostile_msgpack_value_gives_a_fresh_session(
+async def test_hostile_msgpack_value_reads_as_absent_and_is_removed(
     client: Any,
     store: Any,
     sign: Any,
@@ -187,9 +200,14 @@ async def test_hostile_msgpack_value_gives_a_fresh_session(
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    _assert_fresh_and_logged(reply, caplog)
-    assert reply.json["data"] == {}
-    assert await store.load(key) is None  # the hostile record is gone
+    if len(HOSTILE_MSGPACK[payload]) > SessionOptions().max_record_bytes:
+        # Over the record-size cap: the whole record is refused before any decoding.
+        _assert_fresh_and_logged(reply, caplog)
+        assert await store.load(key) is None
+    else:
+        _assert_value_dropped_and_logged(reply, caplog)
+        record = await store.load(key)
+        assert record is not None and set(record.fields) == {"ok"}  # the hostile bytes are gone
     if payload in HUGE_LENGTH_CLAIMS:
         # A header claiming 4 GiB allocates nothing of the sort.
         assert peak < 4 << 20, f"decoding allocated {peak} bytes"
@@ -198,7 +216,7 @@ async def test_hostile_msgpack_value_gives_a_fresh_session(
 @pytest.mark.gen_test
 @pytest.mark.parametrize("session_options", ["json"], indirect=True)
 @pytest.mark.parametrize("payload", list(HOSTILE_JSON))
-async def test_hostile_json_value_gives_a_fresh_session(
+async def test_hostile_json_value_reads_as_absent_and_is_removed(
     client: Any,
     store: Any,
     sign: Any,
@@ -211,8 +229,13 @@ async def test_hostile_json_value_gives_a_fresh_session(
     assert payload not in json_crashers, "decoding this record kills the Python process"
     key = await _plant(store, key_of, {"ok": b"1", "evil": HOSTILE_JSON[payload]})
     reply = await client.get("/peek", cookie=sign(SESSION_ID), request_timeout=5)
-    _assert_fresh_and_logged(reply, caplog)
-    assert await store.load(key) is None
+    if len(HOSTILE_JSON[payload]) > session_options.max_record_bytes:
+        _assert_fresh_and_logged(reply, caplog)  # over the record-size cap: refused whole
+        assert await store.load(key) is None
+        return
+    _assert_value_dropped_and_logged(reply, caplog)
+    record = await store.load(key)
+    assert record is not None and set(record.fields) == {"ok"}
 
 
 HOSTILE_META: dict[str, bytes] = {
