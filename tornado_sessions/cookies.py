@@ -41,6 +41,17 @@ def read_cookie(headers: HTTPHeaders, name: str) -> str | None:
     return found
 
 
+_last_date: tuple[int, str] = (0, "")
+
+
+def _http_date(timestamp: int) -> str:
+    """``formatdate`` with a one-entry cache: one format per second, not per response."""
+    global _last_date
+    if _last_date[0] != timestamp:
+        _last_date = (timestamp, formatdate(timestamp, usegmt=True))
+    return _last_date[1]
+
+
 class CookieFormat:
     """Builds the ``Set-Cookie`` header values for one cookie name and attribute set."""
 
@@ -79,8 +90,7 @@ class CookieFormat:
         lifetime = ""
         if max_age is not None:
             max_age = max(max_age, 0)
-            expires = formatdate(time.time() + max_age, usegmt=True)
-            lifetime = f"; Expires={expires}; Max-Age={max_age}"
+            lifetime = f"; Expires={_http_date(int(time.time()) + max_age)}; Max-Age={max_age}"
         return f"{self._name}={value}{self._suffix}{lifetime}{self._tail(secure)}"
 
     def clear(self, *, secure: bool) -> str:

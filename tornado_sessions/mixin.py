@@ -29,7 +29,9 @@ always sees the write, and:
 - a response that already failed with a 5xx status does not save the session.
 
 A commit that needs no store call (a read within ``touch_after``) costs no task
-and no timer: the response is sent at once.
+and no timer, and neither does one whose store answers without waiting (the
+memory store): the write runs at once (:mod:`tornado_sessions.eager`), and only a
+store that really waits gets a task to finish the response when it answers.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from tornado.iostream import StreamClosedError
 
+from . import eager
 from .errors import SessionNotLoadedError, StoreError
 from .runtime import Commit, runtime_for
 from .session import Session
@@ -121,7 +124,7 @@ class SessionMixin(_HandlerBase):
                 return pending
             commit = self._plan_commit()
             if commit is not None and commit.operation is not None:
-                return self._defer(self._commit_then(commit, False, include_footers))
+                return self._commit_and_send(commit, False, include_footers)
             self._apply_cookie(commit)
         self._emit_session_headers()
         return super().flush(include_footers)
@@ -141,7 +144,7 @@ class SessionMixin(_HandlerBase):
             return self._defer(self._finish_after(pending))
         commit = self._plan_commit()
         if commit is not None and commit.operation is not None:
-            return self._defer(self._commit_then(commit, True))
+            return self._commit_and_send(commit, True)
         self._apply_cookie(commit)
         self._session_finishing = True
         future = super().finish()
@@ -167,30 +170,49 @@ class SessionMixin(_HandlerBase):
         if not self._finished:
             await self.finish()
 
+    def _commit_and_send(
+        self, commit: Commit, finishing: bool, include_footers: bool = False
+    ) -> asyncio.Future[None]:
+        """Write, then finish or flush: at once if the store never waits, else in a task."""
+        work = self._commit_then(commit, finishing, include_footers)
+        store = commit.runtime.store
+        if not (store.never_waits and store.enforces_timeout):
+            # A store that waits, or one the core times out with asyncio.timeout(),
+            # needs its own task: the timeout cancels whatever task it started in.
+            return self._defer(self._send_when_done(work))
+        started = eager.start(work)
+        if started.task is None:
+            assert started.result is not None
+            return started.result
+        return self._defer(self._send_when_done(started.task))
+
+    async def _send_when_done(self, commit: Awaitable[asyncio.Future[None]]) -> None:
+        future = await commit
+        try:
+            await future
+        except StreamClosedError:
+            log.debug("client went away before the response was sent")
+
     async def _commit_then(
         self, commit: Commit, finishing: bool, include_footers: bool = False
-    ) -> None:
+    ) -> asyncio.Future[None]:
         try:
             await commit.run()
             self._apply_cookie(commit)
         except StoreError as exc:
             self._store_failed(exc)
-            return
+            return _done()
         except Exception:
             log.exception("unexpected error while saving the session")
             self._fail(500)
-            return
+            return _done()
         if finishing:
             self._session_finishing = True
             future = super().finish()
             self._release_session()
-        else:
-            self._emit_session_headers()
-            future = super().flush(include_footers)
-        try:
-            await future
-        except StreamClosedError:
-            log.debug("client went away before the response was sent")
+            return future
+        self._emit_session_headers()
+        return super().flush(include_footers)
 
     def _release_session(self) -> None:
         # The session points back at its handler: break the cycle once the response
@@ -241,5 +263,11 @@ class SessionMixin(_HandlerBase):
         header = self._session_cookie
         if header is not None:
             headers.add("Set-Cookie", header)
-            if "Cache-Control" not in self._headers:
-                self.set_header("Cache-Control", "no-store")
+            if "Cache-Control" not in headers:
+                headers["Cache-Control"] = "no-store"
+
+
+def _done() -> asyncio.Future[None]:
+    future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    future.set_result(None)
+    return future

@@ -310,7 +310,7 @@ class SessionRuntime:
             log.warning("corrupt session record %s deleted: %s", log_id(session_id), exc)
             await self.call("destroy", self.store.destroy(key), handler)
             return None
-        return Session(
+        session = Session(
             self,
             handler,
             session_id,
@@ -322,6 +322,8 @@ class SessionRuntime:
             max_age=max_age,
             stored=True,
         )
+        session._meta = record.meta
+        return session
 
     # -- lifecycle operations (called by Session) ---------------------------------
 
@@ -538,7 +540,9 @@ class Commit:
         if operation is None:
             return
         store, handler, key = runtime.store, session._handler, session.key
-        meta = _pack_meta(session.created_at, session._max_age)
+        meta = session._meta
+        if meta is None or session._meta_changed:
+            meta = _pack_meta(session.created_at, session._max_age)
         if operation == "save":
             record = Record(self.fields, meta, self.expires_at)
             await runtime.call("save", store.save(key, record), handler)
@@ -567,6 +571,7 @@ class Commit:
             runtime.notify("tornado_sessions_session_destroyed", session=session, handler=handler)
             return
         was_new = not session._stored
+        session._meta = meta
         session._mark_clean(self.fields)
         session.expires_at = self.expires_at
         session._clear_cookie = False

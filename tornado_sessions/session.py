@@ -51,6 +51,7 @@ class Session(MutableMapping[str, Any]):
         "_handler",
         "_loaded",
         "_max_age",
+        "_meta",
         "_meta_changed",
         "_pending",
         "_read",
@@ -99,6 +100,8 @@ class Session(MutableMapping[str, Any]):
         self._deleted: set[str] = set()
         self._read: set[str] = set()
         self._meta_changed = False
+        #: the stored meta bytes, reused by writes while the lifetime is unchanged
+        self._meta: bytes | None = None
         self._touch_requested = False
         #: the browser's cookie points at a record that is gone: clear it unless replaced
         self._clear_cookie = False

@@ -40,7 +40,8 @@ checks each one):
 - Timeouts: the core bounds every call by ``SessionOptions.store_timeout`` with
   :func:`asyncio.timeout`, unless the store sets ``enforces_timeout = True``,
   which it may do when it never waits on I/O (the memory store) or when its
-  client is configured with that timeout.
+  client is configured with that timeout.  A store that never suspends at all
+  may also set ``never_waits = True``: its writes then run without a task.
 """
 
 from __future__ import annotations
@@ -64,6 +65,11 @@ class Store(abc.ABC):
 
     #: ``True`` if calls never hang past ``store_timeout`` without the core's help.
     enforces_timeout: bool = False
+
+    #: ``True`` if no method ever suspends (nothing is awaited that waits on I/O or a
+    #: timer), so the core may run writes without a task.  Only the memory store, or
+    #: the like, should say so.
+    never_waits: bool = False
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
