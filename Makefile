@@ -11,10 +11,10 @@ export PATH := $(CURDIR)/$(BIN):$(GOBIN):$(PATH)
 
 PLUGINS := $(patsubst %/setup.py,%,$(wildcard plugins/*/setup.py))
 PACKAGES := -e . $(foreach plugin,$(PLUGINS),-e $(plugin))
-TYPED := tornado_sessions examples/app.py \
+TYPED := tornado_sessions examples/app.py benchmarks \
          $(patsubst %/__init__.py,%,$(wildcard $(addsuffix /tornado_sessions_*/__init__.py,$(PLUGINS))))
 
-.PHONY: demo test install system-deps lint typecheck pytest bench clean
+.PHONY: demo test install system-deps lint typecheck pytest test-browser bench bench-quick clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -52,8 +52,14 @@ pytest: install system-deps
 
 test: lint typecheck pytest
 
+test-browser: install system-deps
+	$(BIN)/pytest tests/browser
+
 bench: install
 	$(BIN)/python -m benchmarks
+
+bench-quick: install
+	$(BIN)/python -m benchmarks --quick
 
 clean:
 	rm -rf $(VENV) build *.egg-info benchmarks/results test-artifacts
