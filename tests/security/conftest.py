@@ -17,17 +17,10 @@ import contextlib
 import gc
 import json
 import os
-import selectors
-import shutil
-import socket
-import subprocess
-import threading
-import time
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 import tornado.web
@@ -287,144 +280,48 @@ def key_of() -> Callable[[str], str]:
 
 # -- real servers for the "every store with delta writes" suites ---------------------
 #
-# The plugins' own fixtures live in their test folders, out of reach of this one, so
-# the two servers are started here the same way: a subprocess on a free loopback
-# port, readiness polled, stopped at the end of the session.  Missing binaries skip
-# (and fail under CI=true, as the plugins' suites do).
+# Started with the plugins' own test harnesses (tornado_sessions_redis.testing and
+# tornado_sessions_mongo.testing), as the plugins' suites start theirs: a subprocess
+# on a free loopback port, readiness polled, stopped at the end of the session.  A
+# missing binary (or plugin) skips, and fails under CI=true.
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _unavailable(reason: str) -> None:
+def _plugin_missing(plugin: str, error: ImportError) -> NoReturn:
+    """The plugin (and so its harness) cannot be imported: fail under CI, else skip."""
+    reason = f"{plugin} is not installed ({error})"
     if os.environ.get("CI"):
         pytest.fail(f"CI is set and {reason}", pytrace=False)
     pytest.skip(reason)
 
 
-def _wait_until(ready: Callable[[], bool], process: subprocess.Popen[bytes], what: str) -> None:
-    """Call ``ready`` (which itself blocks for a while) until it is true."""
-    deadline = time.monotonic() + 60
-    while not ready():
-        if process.poll() is not None:
-            pytest.fail(f"{what} exited with {process.returncode}", pytrace=False)
-        if time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"{what} did not become ready in 60 s", pytrace=False)
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=15)
-
-
 @pytest.fixture(scope="session")
 def security_redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A private ``redis-server`` for this suite; yields a ``redis://`` URL."""
-    binary = shutil.which(os.environ.get("REDIS_SERVER", "redis-server"))
-    if binary is None:
-        _unavailable("redis-server not found on PATH (apt-get install redis-server)")
-    assert binary is not None
     try:
-        import tornado_sessions_redis  # noqa: F401
-    except ImportError:
-        _unavailable("tornado-sessions-redis is not installed")
-    workdir = tmp_path_factory.mktemp("security-redis")
-    port = _free_port()
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(workdir),
-         "--save", "", "--appendonly", "no", "--logfile", ""],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    assert process.stdout is not None
-    output = process.stdout
-    selector = selectors.DefaultSelector()
-    selector.register(output, selectors.EVENT_READ)
-    log = bytearray()
-
-    def ready() -> bool:
-        # Blocks until redis-server writes to its log (stdout), at most a second.
-        if selector.select(timeout=1.0):
-            log.extend(os.read(output.fileno(), 65536))
-        return b"Ready to accept connections" in log
-
-    _wait_until(ready, process, "redis-server")
-    selector.close()
-    # Keep draining its log so a chatty server never blocks on a full pipe.
-    drain = threading.Thread(
-        target=lambda: [None for _ in iter(lambda: os.read(output.fileno(), 65536), b"")],
-        daemon=True,
-    )
-    drain.start()
+        from tornado_sessions_redis.testing import RedisServer, redis_server_binary
+    except ImportError as exc:
+        _plugin_missing("tornado-sessions-redis", exc)
+    server = RedisServer(redis_server_binary(), tmp_path_factory.mktemp("security-redis"))
+    server.start()
     try:
-        yield f"redis://127.0.0.1:{port}/0"
+        yield server.url
     finally:
-        _stop(process)  # its stdout reaches EOF, which ends the drain thread
-        drain.join(timeout=15)
-        output.close()
+        server.stop()
 
 
 @pytest.fixture(scope="session")
 def security_mongo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A private FerretDB (MongoDB wire protocol, SQLite backend); yields its URL."""
     try:
-        import pymongo
-        import tornado_sessions_mongo  # noqa: F401
-    except ImportError:
-        _unavailable("tornado-sessions-mongo is not installed")
-    candidates = [os.environ.get("TORNADO_SESSIONS_FERRETDB"), shutil.which("ferretdb")]
-    candidates.append(str(Path.home() / "go" / "bin" / "ferretdb"))
-
-    def runs(candidate: str | None) -> bool:
-        # A plain `go install` build panics at start-up; the plugin's script builds one
-        # that works (see plugins/tornado-sessions-mongo/scripts/install-ferretdb.sh).
-        if not candidate or not os.path.isfile(candidate):
-            return False
-        try:
-            probe = subprocess.run([candidate, "--version"], capture_output=True, timeout=30)
-        except (OSError, subprocess.SubprocessError):
-            return False
-        return probe.returncode == 0
-
-    binary = next((c for c in candidates if runs(c)), None)
-    if binary is None:
-        _unavailable(
-            "no working ferretdb binary "
-            "(build one with plugins/tornado-sessions-mongo/scripts/install-ferretdb.sh)"
-        )
-    assert binary is not None
-    workdir = tmp_path_factory.mktemp("security-ferretdb")
-    (workdir / "data").mkdir()
-    (workdir / "state").mkdir()
-    port = _free_port()
-    process = subprocess.Popen(
-        [binary, "--handler=sqlite", f"--sqlite-url=file:{workdir / 'data'}/",
-         f"--state-dir={workdir / 'state'}", f"--listen-addr=127.0.0.1:{port}",
-         "--debug-addr=-", "--telemetry=disable", "--log-level=warn"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"mongodb://127.0.0.1:{port}/"
-
-    def ready() -> bool:
-        with pymongo.MongoClient(
-            url, serverSelectionTimeoutMS=250, connectTimeoutMS=250, directConnection=True
-        ) as probe:
-            try:
-                probe.admin.command("ping")
-                return True
-            except pymongo.errors.PyMongoError:
-                return False
-
-    _wait_until(ready, process, "ferretdb")
+        from tornado_sessions_mongo.testing import FerretDB, find_ferretdb
+    except ImportError as exc:
+        _plugin_missing("tornado-sessions-mongo", exc)
+    server = FerretDB(find_ferretdb(), tmp_path_factory.mktemp("security-ferretdb"))
     try:
-        yield url
+        server.start()
+    except RuntimeError as exc:  # found but would not start: a failure, not a skip
+        pytest.fail(f"FerretDB did not start: {exc}", pytrace=False)
+    try:
+        yield server.url
     finally:
-        _stop(process)
+        server.stop()
