@@ -96,7 +96,7 @@ class RedisServer:
     def url(self) -> str:
         return f"redis://{self.host}:{self.port}/0"
 
-    def admin(self) -> redis.Redis[bytes]:
+    def admin(self) -> redis.Redis:
         return redis.Redis(self.host, self.port, socket_timeout=2, socket_connect_timeout=2)
 
     def _args(self) -> list[str]:
