@@ -321,6 +321,7 @@ class SessionRuntime:
             expires_at=record.expires_at,
             max_age=max_age,
             stored=True,
+            pending=len(values),
         )
         session._meta = record.meta
         return session

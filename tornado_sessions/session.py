@@ -81,6 +81,7 @@ class Session(MutableMapping[str, Any]):
         expires_at: float,
         max_age: float | bool | None,
         stored: bool,
+        pending: int = 0,
     ) -> None:
         self._runtime = runtime
         self._handler = handler
@@ -91,7 +92,7 @@ class Session(MutableMapping[str, Any]):
         self.expires_at = expires_at
         self._values = values
         #: how many entries of _values are still _UNDECODED
-        self._pending = sum(1 for value in values.values() if value is _UNDECODED)
+        self._pending = pending
         self._loaded = loaded
         #: per-session lifetime: None = the options' default, False = browser session
         self._max_age = max_age
