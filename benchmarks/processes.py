@@ -105,14 +105,7 @@ class ServerProcess:
     def stop(self) -> None:
         """Close stdin (the server then cleans up and exits) and wait for it."""
         self._http.close()
-        if self.process.stdin is not None:
-            self.process.stdin.close()
-        try:
-            self.process.wait(timeout=START_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self._log_file.close()
+        _close_and_wait(self.process, self._log_file)
 
 
 class LoadGeneratorProcess:
@@ -145,11 +138,17 @@ class LoadGeneratorProcess:
         return reply
 
     def stop(self) -> None:
-        if self.process.stdin is not None:
-            self.process.stdin.close()
-        try:
-            self.process.wait(timeout=START_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self._log_file.close()
+        """Close stdin (the load generator then exits) and wait for it."""
+        _close_and_wait(self.process, self._log_file)
+
+
+def _close_and_wait(process: subprocess.Popen[bytes], log_file: IO[bytes]) -> None:
+    """Close a child's stdin, which tells it to exit; kill it if it does not in time."""
+    if process.stdin is not None:
+        process.stdin.close()
+    try:
+        process.wait(timeout=START_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    log_file.close()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from http.cookies import SimpleCookie
 from typing import Any
 
 import pytest
@@ -129,12 +128,6 @@ class Client:
             morsel = result.cookie
             self.value = None if morsel.get("max-age") == "0" else morsel["value"]
         return result
-
-
-def cookie_value(header: str) -> str:
-    jar: SimpleCookie = SimpleCookie()
-    jar.load(header)
-    return next(iter(jar.values())).value
 
 
 def pytest_configure(config: pytest.Config) -> None:
