@@ -65,6 +65,18 @@ class Append(_Base):
         self.dump(session)
 
 
+class Modified(_Base):
+    """Reports ``session.modified`` before and after an in-place append (``?item=x``)."""
+
+    async def get(self) -> None:
+        session = await self.get_session()
+        before = session.modified
+        items = session.get("items", [])
+        if self.get_argument("item", None):
+            items.append(self.get_argument("item"))
+        self.write({"before": before, "after": session.modified})
+
+
 class Regenerate(_Base):
     async def get(self) -> None:
         session = await self.get_session()
@@ -178,6 +190,7 @@ HANDLERS: list[Any] = [
     (r"/put", Put),
     (r"/delete", Delete),
     (r"/append", Append),
+    (r"/modified", Modified),
     (r"/regenerate", Regenerate),
     (r"/destroy", Destroy),
     (r"/reload", Reload),

@@ -119,3 +119,10 @@ async def test_concurrent_changes_to_the_same_key_last_write_wins(client: Client
         client.fetch("/race?key=theme&value=light"), client.fetch("/race?key=theme&value=dark")
     )
     assert (await client.fetch("/get")).json()["data"]["theme"] in {"light", "dark"}
+
+
+@pytest.mark.gen_test
+async def test_modified_reflects_in_place_changes_and_nothing_else(client: Client) -> None:
+    await client.fetch("/append?item=x")
+    assert (await client.fetch("/modified")).json() == {"before": False, "after": False}
+    assert (await client.fetch("/modified?item=y")).json() == {"before": False, "after": True}

@@ -89,13 +89,3 @@ def tornado_sessions_session_destroyed(session: Session, handler: Any) -> None:
 @hookspec
 def tornado_sessions_store_error(error: BaseException, operation: str, handler: Any) -> None:
     """A store call failed or timed out; ``operation`` is the store method's name."""
-
-
-#: Names of the observer hooks, in the order listed above.
-OBSERVER_HOOKS: tuple[str, ...] = (
-    "tornado_sessions_session_created",
-    "tornado_sessions_session_loaded",
-    "tornado_sessions_session_saved",
-    "tornado_sessions_session_destroyed",
-    "tornado_sessions_store_error",
-)
