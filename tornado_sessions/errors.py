@@ -10,8 +10,10 @@ from __future__ import annotations
 
 __all__ = [
     "ConfigurationError",
+    "CorruptRecordError",
     "SerializationError",
     "SessionError",
+    "SessionFinishedError",
     "SessionNotLoadedError",
     "StoreError",
     "StoreTimeoutError",
@@ -39,6 +41,16 @@ class StoreError(SessionError):
         self.operation = operation
 
 
+class CorruptRecordError(SessionError):
+    """What a store holds under a key is not a session record it can read.
+
+    A store's ``load`` raises it (instead of a driver error) when the key holds
+    something it did not write: another data type, fields of the wrong type, a
+    missing part.  The core then deletes the key, logs it, and the request gets a
+    fresh session: a corrupt record must never turn into a 503 on every request.
+    """
+
+
 class StoreTimeoutError(StoreError, TimeoutError):
     """A store operation took longer than ``SessionOptions.store_timeout``."""
 
@@ -53,6 +65,14 @@ class SerializationError(SessionError, TypeError):
         super().__init__(message)
         #: The session key whose value failed, when known.
         self.key = key
+
+
+class SessionFinishedError(SessionError, RuntimeError):
+    """The session was used to change something after the response was finished.
+
+    Nothing done after ``finish()`` can reach the store, so it fails loudly instead
+    of being lost without a word.
+    """
 
 
 class SessionNotLoadedError(SessionError, RuntimeError):
