@@ -176,7 +176,7 @@ class SessionMixin(_HandlerBase):
         """Write, then finish or flush: at once if the store never waits, else in a task."""
         work = self._commit_then(commit, finishing, include_footers)
         store = commit.runtime.store
-        if not (store.never_waits and store.enforces_timeout):
+        if not getattr(store, "never_waits", False):
             # A store that waits, or one the core times out with asyncio.timeout(),
             # needs its own task: the timeout cancels whatever task it started in.
             return self._defer(self._send_when_done(work))

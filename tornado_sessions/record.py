@@ -7,7 +7,12 @@ A store never sees session values as Python objects.  It sees, for one store key
 - ``meta``: a few bytes the core owns (creation time, per-session lifetime).  A
   store saves them and gives them back untouched;
 - ``expires_at``: the Unix time (seconds, float) after which the record must no
-  longer be returned.  Stores map it to their own expiry (a TTL, a date field).
+  longer be returned.  Stores map it to their own expiry (a TTL, a date column).
+
+:func:`record_size` is the one definition of a record's size, which
+``SessionOptions.max_record_bytes`` bounds: the same function is applied to what
+a request is about to write and to what a load returns, before anything of it is
+decoded.
 
 Both classes are immutable; a store may keep the objects it is given.
 """
@@ -18,9 +23,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-__all__ = ["Changes", "Record"]
+__all__ = ["Changes", "Record", "apply_changes", "record_size"]
 
 _EMPTY: Mapping[str, bytes] = MappingProxyType({})
+
+
+def record_size(fields: Mapping[str, bytes], meta: bytes) -> int:
+    """Bytes of a record: its meta, plus each field's UTF-8 name and value.
+
+    Computed without decoding anything, so it can be checked before a single
+    byte of a loaded record is interpreted.
+    """
+    size = len(meta)
+    for name, value in fields.items():
+        size += len(name.encode("utf-8", "surrogatepass")) + len(value)
+    return size
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,8 +52,8 @@ class Record:
     expires_at: float
 
     def size(self) -> int:
-        """Bytes of payload: keys, values and meta (what a store writes, roughly)."""
-        return len(self.meta) + sum(len(k) + len(v) for k, v in self.fields.items())
+        """:func:`record_size` of this record."""
+        return record_size(self.fields, self.meta)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,11 +61,26 @@ class Changes:
     """The keys one request set and deleted, for stores that write deltas.
 
     ``updated`` holds the new bytes of every key that was set (or mutated in
-    place); ``deleted`` the keys that were removed.  A key is never in both.
+    place); ``deleted`` the keys that were removed.  A name is never in both: the
+    constructor refuses it, so a store never has to decide which one wins.
     """
 
     updated: Mapping[str, bytes] = field(default_factory=lambda: _EMPTY)
     deleted: frozenset[str] = frozenset()
 
+    def __post_init__(self) -> None:
+        if self.deleted and not self.deleted.isdisjoint(self.updated):
+            both = sorted(self.deleted.intersection(self.updated))
+            raise ValueError(f"Changes names {both!r} as both updated and deleted")
+
     def __bool__(self) -> bool:
         return bool(self.updated or self.deleted)
+
+
+def apply_changes(fields: Mapping[str, bytes], changes: Changes) -> dict[str, bytes]:
+    """A copy of ``fields`` with ``changes`` applied: what a delta write leaves stored."""
+    merged = dict(fields)
+    merged.update(changes.updated)
+    for name in changes.deleted:
+        merged.pop(name, None)
+    return merged

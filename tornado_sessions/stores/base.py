@@ -1,47 +1,69 @@
-"""The store contract: what a session backend implements.
+"""The store contract: what a session backend implements, and what the core relies on.
 
-A store maps an opaque *store key* (a fixed-length ASCII string the core derives
-from the session id) to a :class:`~tornado_sessions.record.Record`.  It knows
-nothing of cookies, ids, serialization or the request; that keeps a new backend
-to an afternoon's work.
+A store maps an opaque *store key* (an ASCII string of at most 128 characters that
+the core derives from the session id) to a :class:`~tornado_sessions.record.Record`.
+It knows nothing of cookies, ids, serialization or the request: it sees keys and
+bytes.  That keeps a new backend to an afternoon's work.
 
-Four methods are required:
+Three methods are required:
 
-========================  ===========================================================
-``load(key)``             the record, or ``None`` if absent *or expired*
-``save(key, record)``     create or replace the whole record, expiring at ``record.expires_at``
-``destroy(key)``          delete; deleting a missing key is not an error
-========================  ===========================================================
+=================================  ==========================================================
+``await load(key)``                the record, or ``None`` if absent *or expired*; raises
+                                   :class:`~tornado_sessions.errors.CorruptRecordError` when
+                                   the key holds something that is not a record it wrote
+``await save(key, record)``        create or replace the whole record (the core uses it for
+                                   sessions that were never stored, and after ``regenerate``)
+``await destroy(key)``             delete; deleting a missing key is not an error
+=================================  ==========================================================
 
-and these are optional capabilities.  The core looks at which methods a subclass
-overrides (``Store.capabilities``) and falls back when one is missing:
+Two writes are *conditional*: they change a record only if it exists and has not
+expired, and report whether it did.  The core uses them for every write to a
+session that is already stored, so a session destroyed by one request (a logout)
+is never brought back by another that was still running:
 
-- ``touch(key, expires_at)``: move the expiry only (without it: a whole ``save``);
-- ``save_changes(key, changes, meta, expires_at)``: write only the keys a request
-  changed (without it: a whole ``save``, and concurrent requests may lose updates);
-- ``clear()``, ``count()``, ``keys()``: administration (empty, count, list);
-- ``close()``: release connections and background tasks.
+=============================================================  ===============================
+``await touch(key, expires_at) -> bool``                       move the expiry only
+``await save_changes(key, changes, meta, expires_at) -> bool``  apply a delta, replace meta
+                                                               and the expiry
+=============================================================  ===============================
 
-Rules every store follows (the contract suite in :mod:`tornado_sessions.testing`
-checks each one):
+This base class implements both from ``load`` and ``save`` (read, check, write).
+That is correct one request at a time but not atomic: between the read and the
+write another request may destroy the record (which the write then brings back)
+or change other keys (which the write then reverts).  A store whose backend can do
+the check and the write in one step overrides them; its ``capabilities`` then name
+them, and the core logs a warning at start-up for a store that does not.
 
-- A record whose ``expires_at`` has passed is never returned, even if the backend
-  has not yet reclaimed it.  The core checks expiry again, but a store must not
-  rely on that.
-- ``touch`` and ``save_changes`` on a missing (or expired) record write nothing
-  and return ``False``: a session destroyed by one request is never brought back
-  by another that was still running.
-- ``save_changes`` applies ``changes.updated`` and ``changes.deleted`` and
-  replaces ``meta`` and the expiry, all in one atomic step where the backend
-  allows it, so two requests that changed different keys both keep their change.
-- Methods raise whatever the backend raises; the core wraps it in
-  :class:`~tornado_sessions.errors.StoreError`.  Stores do not log and retry on
-  their own.
-- Timeouts: the core bounds every call by ``SessionOptions.store_timeout`` with
-  :func:`asyncio.timeout`, unless the store sets ``enforces_timeout = True``,
-  which it may do when it never waits on I/O (the memory store) or when its
-  client is configured with that timeout.  A store that never suspends at all
-  may also set ``never_waits = True``: its writes then run without a task.
+Optional methods (``capabilities`` names those a store class overrides):
+
+- ``await open()``: connect, create indexes or tables.  The core awaits it once,
+  before the store's first use (in ``open_sessions(app)``); do not connect in
+  ``__init__`` or the URL factory, which run before the event loop serves requests.
+- ``await close()``: release connections and stop background tasks; idempotent.
+- ``await purge_expired() -> int``: delete expired records, returning how many, for
+  backends without native expiry (SQL tables, files).  Nobody calls it on a timer
+  unless the store starts one itself; the command line's ``purge`` calls it.
+- ``await clear()``, ``await count() -> int``, ``keys() -> AsyncIterator[str]``:
+  administration.  ``keys`` is a plain method returning an async iterator (write it
+  as an ``async def`` generator); it and ``count`` skip expired records.
+
+Rules every store follows (:class:`tornado_sessions.testing.StoreContract` checks them):
+
+- A record whose ``expires_at`` has passed is never returned, and never touched or
+  changed by a conditional write, even if the backend has not reclaimed it yet.
+- Expiry is kept to the millisecond or better, and is never later than asked.
+- Field names are kept exactly: case, whitespace and any Unicode; values are
+  arbitrary bytes.
+- An operation on one key never reads or changes another key's record.
+- Every method is safe to cancel at any ``await`` (the core's timeout does): the
+  store stays usable afterwards.
+- No method blocks the event loop on I/O.
+- Methods raise whatever the backend raises (the core wraps it in
+  :class:`~tornado_sessions.errors.StoreError`, 503 for the request); stores do not
+  log and do not retry on their own.
+- Timeouts: the core bounds every call by ``SessionOptions.store_timeout`` unless
+  the store sets ``enforces_timeout = True`` (it bounds its own calls, or never
+  waits at all, as the memory store).
 """
 
 from __future__ import annotations
@@ -50,66 +72,108 @@ import abc
 from collections.abc import AsyncIterator
 from typing import ClassVar
 
-from ..record import Changes, Record
+from ..record import Changes, Record, apply_changes
 
-__all__ = ["Store"]
+__all__ = ["OPTIONAL_METHODS", "Store"]
 
-_OPTIONAL = ("touch", "save_changes", "clear", "count", "keys", "close")
+#: Methods a store may override; ``Store.capabilities`` names those it does.
+OPTIONAL_METHODS = (
+    "open",
+    "close",
+    "touch",
+    "save_changes",
+    "purge_expired",
+    "clear",
+    "count",
+    "keys",
+)
 
 
 class Store(abc.ABC):
-    """Abstract base class of every session store."""
+    """Abstract base class of every session store; see the module docstring."""
 
-    #: Set by ``__init_subclass__``: the optional methods this class implements.
+    #: Set by ``__init_subclass__``: the optional methods this class overrides.
     capabilities: ClassVar[frozenset[str]] = frozenset()
 
-    #: ``True`` if calls never hang past ``store_timeout`` without the core's help.
+    #: ``True`` if the store bounds every call itself (or never waits), so the core
+    #: adds no timeout of its own.
     enforces_timeout: bool = False
-
-    #: ``True`` if no method ever suspends (nothing is awaited that waits on I/O or a
-    #: timer), so the core may run writes without a task.  Only the memory store, or
-    #: the like, should say so.
-    never_waits: bool = False
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
         cls.capabilities = frozenset(
-            name for name in _OPTIONAL if getattr(cls, name) is not getattr(Store, name)
+            name for name in OPTIONAL_METHODS if getattr(cls, name) is not getattr(Store, name)
         )
+
+    @property
+    def atomic_conditional_writes(self) -> bool:
+        """Whether ``touch`` and ``save_changes`` check and write in one atomic step."""
+        return {"touch", "save_changes"} <= self.capabilities
+
+    # -- required ---------------------------------------------------------------
 
     @abc.abstractmethod
     async def load(self, key: str) -> Record | None:
-        """Return the record stored under ``key``, or ``None`` if absent or expired."""
+        """The record stored under ``key``; ``None`` if absent or expired.
+
+        :raises CorruptRecordError: ``key`` holds something that is not a record.
+        """
 
     @abc.abstractmethod
     async def save(self, key: str, record: Record) -> None:
-        """Create or replace the whole record under ``key``."""
+        """Create or replace the whole record under ``key``.
+
+        A record whose ``expires_at`` has already passed may be written or not, but
+        is never returned afterwards.
+        """
 
     @abc.abstractmethod
     async def destroy(self, key: str) -> None:
         """Delete the record under ``key``; a missing key is not an error."""
 
+    # -- conditional writes (fallbacks: read, check, write; not atomic) ----------
+
     async def touch(self, key: str, expires_at: float) -> bool:
-        """Move the expiry of an existing record; ``False`` if there was none."""
-        raise NotImplementedError
+        """Move the expiry of the live record under ``key``; ``False`` (no write) if none."""
+        record = await self.load(key)
+        if record is None:
+            return False
+        await self.save(key, Record(record.fields, record.meta, expires_at))
+        return True
 
     async def save_changes(
         self, key: str, changes: Changes, meta: bytes, expires_at: float
     ) -> bool:
-        """Apply a delta to an existing record; ``False`` (and no write) if there was none."""
-        raise NotImplementedError
+        """Apply ``changes`` to the live record under ``key`` and replace its meta and expiry.
 
-    async def clear(self) -> None:
-        """Delete every session this store holds (and only those)."""
-        raise NotImplementedError
+        ``False`` (and no write) if there is no live record.
+        """
+        record = await self.load(key)
+        if record is None:
+            return False
+        await self.save(key, Record(apply_changes(record.fields, changes), meta, expires_at))
+        return True
 
-    async def count(self) -> int:
-        """Number of live sessions (expired ones not yet reclaimed may be excluded)."""
-        raise NotImplementedError
+    # -- optional ---------------------------------------------------------------
 
-    def keys(self) -> AsyncIterator[str]:
-        """Iterate over the store keys of live sessions."""
-        raise NotImplementedError
+    async def open(self) -> None:  # noqa: B027 - optional, a no-op by default
+        """Connect and prepare the backend (indexes, tables); awaited once before first use."""
 
     async def close(self) -> None:  # noqa: B027 - optional, a no-op by default
         """Release connections and stop background tasks.  Idempotent."""
+
+    async def purge_expired(self) -> int:
+        """Delete the records whose expiry has passed; return how many were deleted."""
+        raise NotImplementedError
+
+    async def clear(self) -> None:
+        """Delete every session this store holds (and nothing else)."""
+        raise NotImplementedError
+
+    async def count(self) -> int:
+        """How many live (unexpired) sessions the store holds."""
+        raise NotImplementedError
+
+    def keys(self) -> AsyncIterator[str]:
+        """Iterate over the store keys of live sessions (expired ones skipped)."""
+        raise NotImplementedError

@@ -132,6 +132,12 @@ class MemoryStore(Store):
         self._put(key, Record(fields, meta, expires_at), now)
         return True
 
+    async def purge_expired(self) -> int:
+        before = len(self._records)
+        self._next_sweep = 0.0
+        self._sweep(self._clock())
+        return before - len(self._records)
+
     async def clear(self) -> None:
         self._records.clear()
         self._deadlines.clear()
