@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import pytest
 
 from tests.conftest import Client, CountingStore
 from tornado_sessions import Record
-from tornado_sessions.runtime import _pack_meta
+from tornado_sessions.meta import Meta, pack_meta
 
 
 def age(
@@ -19,7 +18,7 @@ def age(
     ((key, record),) = store._records.items()
     meta = record.meta
     if created_ago is not None:
-        meta = _pack_meta(time.time() - created_ago, None)
+        meta = pack_meta(Meta(time.time() - created_ago))
     expires = record.expires_at if expires_in is None else time.time() + expires_in
     store._records[key] = Record(record.fields, meta, expires)
 
@@ -95,7 +94,7 @@ async def test_cookie_max_age_is_the_time_left_on_the_record(
 
 @pytest.mark.gen_test
 @pytest.mark.options(max_age=600)
-async def test_idle_timeout_is_max_age(client: Client, store: CountingStore, runtime: Any) -> None:
+async def test_idle_timeout_is_max_age(client: Client, store: CountingStore) -> None:
     response = await client.fetch("/set?user=alice")
     assert response.cookie is not None and 595 <= int(response.cookie["max-age"]) <= 600
     (record,) = store._records.values()

@@ -186,7 +186,7 @@ async def test_store_failure_after_headers_were_sent_cuts_the_response_short(
         raise AssertionError(f"a complete response was delivered: {response.code}")
     assert not isinstance(failure.value, AssertionError)
     assert store.calls["save"] == 1 and store.calls["save_changes"] == 1
-    assert "closing the connection" in caplog.text
+    assert "closing the connection so that it does not look complete" in caplog.text
 
 
 @pytest.mark.gen_test

@@ -142,11 +142,11 @@ async def test_close_sessions_closes_the_store_and_is_safe_before_first_use() ->
     import tornado.web
 
     from tests.conftest import SECRET
-    from tornado_sessions import SessionOptions, close_sessions
-    from tornado_sessions.runtime import runtime_for
+    from tornado_sessions import SessionOptions, close_sessions, open_sessions
 
     app = tornado.web.Application([], sessions=SessionOptions(secret=SECRET, store=ClosableStore()))
     await close_sessions(app)  # nothing built yet
-    runtime_for(app)
+    await open_sessions(app)
+    await close_sessions(app)
     await close_sessions(app)
     assert ClosableStore.closed == 1

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tests.conftest import Client, CountingStore
 from tornado_sessions import Record
+from tornado_sessions.meta import unpack_meta
 
 
 @pytest.mark.gen_test
@@ -27,13 +30,17 @@ async def test_regenerate_gives_new_id_keeps_data_and_deletes_old_record(
 
 @pytest.mark.gen_test
 async def test_regenerate_keeps_created_at(
-    client: Client, store: CountingStore, runtime: object
+    client: Client,
+    store: CountingStore,
 ) -> None:
     await client.fetch("/set?a=1")
     (record,) = store._records.values()
     await client.fetch("/regenerate")
     (regenerated,) = store._records.values()
-    assert regenerated.meta == record.meta  # created_at and lifetime unchanged
+    before = unpack_meta(record.meta, time.time())
+    after = unpack_meta(regenerated.meta, time.time())
+    assert (after.created_at, after.max_age) == (before.created_at, before.max_age)
+    assert after.issued_at > before.issued_at  # a new id, issued now
 
 
 @pytest.mark.gen_test

@@ -72,7 +72,7 @@ async def test_memory_per_small_session_stays_under_one_kibibyte() -> None:
     import tracemalloc
 
     from tornado_sessions.ids import generate_id, store_key
-    from tornado_sessions.runtime import _pack_meta
+    from tornado_sessions.meta import Meta, pack_meta
     from tornado_sessions.serializers import MsgpackSerializer
 
     serializer, store, count = MsgpackSerializer(), MemoryStore(max_entries=5000), 5000
@@ -81,7 +81,7 @@ async def test_memory_per_small_session_stays_under_one_kibibyte() -> None:
         before = tracemalloc.get_traced_memory()[0]
         for _ in range(count):
             fields = {"user": serializer.dumps(42), "cart": serializer.dumps([1, 2, 3])}
-            record = Record(fields, _pack_meta(time.time(), None), time.time() + 3600)
+            record = Record(fields, pack_meta(Meta(time.time())), time.time() + 3600)
             await store.save(store_key(generate_id(), True), record)
         per_session = (tracemalloc.get_traced_memory()[0] - before) / count
     finally:

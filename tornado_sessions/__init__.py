@@ -1,12 +1,15 @@
 """Server-side sessions for Tornado.
 
 The browser holds a signed session id in a cookie; the data lives in a store.
+Start with :class:`SessionMixin`, :class:`SessionOptions` and :func:`open_sessions`.
 """
 
 from .errors import (
     ConfigurationError,
+    CorruptRecordError,
     SerializationError,
     SessionError,
+    SessionFinishedError,
     SessionNotLoadedError,
     StoreError,
     StoreTimeoutError,
@@ -15,16 +18,17 @@ from .mixin import SessionMixin
 from .options import SessionOptions
 from .record import Changes, Record
 from .registry import create_store, get_plugin_manager
-from .runtime import close_sessions
 from .serializers import JSONSerializer, MsgpackSerializer, Serializer
 from .session import Session
+from .startup import close_sessions, open_sessions
 from .stores import MemoryStore, Store
 
-__version__ = "0.1.0"
+__version__ = "0.2.0.dev0"
 
 __all__ = [
     "Changes",
     "ConfigurationError",
+    "CorruptRecordError",
     "JSONSerializer",
     "MemoryStore",
     "MsgpackSerializer",
@@ -33,6 +37,7 @@ __all__ = [
     "Serializer",
     "Session",
     "SessionError",
+    "SessionFinishedError",
     "SessionMixin",
     "SessionNotLoadedError",
     "SessionOptions",
@@ -42,4 +47,5 @@ __all__ = [
     "close_sessions",
     "create_store",
     "get_plugin_manager",
+    "open_sessions",
 ]

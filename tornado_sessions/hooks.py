@@ -14,9 +14,13 @@ and that module implements any of the hooks below, marked with :data:`hookimpl`:
         return {"mystore": MyStore.from_url}
 
 The core registers its own memory store and serializers through these same hooks
-(:mod:`tornado_sessions.builtin`).  Every hook is optional.  Observer hooks are
-called synchronously on the request path; keep them quick, and do not raise: an
-exception from an observer propagates like any handler error.
+(:mod:`tornado_sessions.builtin`).  Every hook is optional.
+
+Observer hooks (the ``session_*``, ``store_error`` and ``cookie_rejected`` ones) are
+called on the request path, each implementation on its own: one that raises is
+logged and the request goes on (:mod:`tornado_sessions.observers`).  A plain
+function runs at once, so keep it quick; an ``async def`` one runs in a task of its
+own and never holds the response up.  Observers must not change the session.
 """
 
 from __future__ import annotations
@@ -48,6 +52,10 @@ class StoreFactory(Protocol):
     """
 
     def __call__(self, url: str, *, timeout: float) -> Store: ...
+
+
+# The factory may refuse a URL with a ConfigurationError (unknown option, bad value);
+# it must not connect: the core awaits ``store.open()`` for that.
 
 
 @hookspec
@@ -89,3 +97,13 @@ def tornado_sessions_session_destroyed(session: Session, handler: Any) -> None:
 @hookspec
 def tornado_sessions_store_error(error: BaseException, operation: str, handler: Any) -> None:
     """A store call failed or timed out; ``operation`` is the store method's name."""
+
+
+@hookspec
+def tornado_sessions_cookie_rejected(reason: str, handler: Any) -> None:
+    """A request's session cookie was not used.
+
+    ``reason`` is ``"bad_signature"`` (forged, tampered, or signed by a retired
+    secret), ``"duplicate"`` (the cookie came more than once: cookie tossing) or
+    ``"corrupt_record"`` (it named a record the core could not read, now deleted).
+    """

@@ -1,4 +1,4 @@
-"""``SessionMixin``: sessions for a :class:`tornado.web.RequestHandler`, loaded lazily.
+"""``SessionMixin``: sessions for a ``RequestHandler``, loaded lazily, saved in time.
 
 Mix it in before ``RequestHandler``::
 
@@ -11,42 +11,51 @@ Loading is lazy: the store is read in :meth:`~SessionMixin.get_session`, so a
 handler that never asks for its session makes no store call and sends no cookie.
 
 Saving is automatic and happens *before* the response leaves.  Tornado's
-``on_finish()`` is synchronous and runs after the response is sent, so it cannot
-be used; instead the mixin wraps :meth:`~tornado.web.RequestHandler.finish` and
-:meth:`~tornado.web.RequestHandler.flush`.  When the session needs a store write,
-the first of them holds the response, awaits the write, then lets Tornado send
-the headers (with the cookie) and body.  The client's next request therefore
-always sees the write, and:
+``on_finish()`` runs after the response is sent, too late to report a failed
+write, so the mixin wraps :meth:`~tornado.web.RequestHandler.finish` and
+:meth:`~tornado.web.RequestHandler.flush` instead: the first of them commits the
+session (:mod:`tornado_sessions.commit`), and when the commit needs the store it
+holds the response in a task until the write is done, then lets Tornado send
+the headers (with the cookie) and the body.  So the client's next request always
+sees the write, and:
 
-- a store failure or timeout turns the response into a **503** (logged, with the
-  store's exception chained), and no ``Set-Cookie`` goes out for a record that was
-  not written;
-- a value that cannot be serialized makes the request fail with **500**, the key
+- a store failure or timeout turns the response into a **503** (a store error
+  escaping a handler too), with no ``Set-Cookie``; the failure is logged with its
+  cause once, and then once in a while during an outage, not once per request;
+- a value that cannot be serialized fails the request with **500**, the key
   named in the log, before anything is written;
-- a response flushed early (streaming) gets its cookie on the first flush;
-  changes made after that still reach the store at ``finish()``, but a cookie
-  change can no longer be sent and is logged as a warning;
-- a response that already failed with a 5xx status does not save the session.
-
-A commit that needs no store call (a read within ``touch_after``) costs no task
-and no timer, and neither does one whose store answers without waiting (the
-memory store): the write runs at once (:mod:`tornado_sessions.eager`), and only a
-store that really waits gets a task to finish the response when it answers.
+- a streamed response (an early ``flush()``) gets its cookie on the first flush;
+  changes made after it still reach the store at ``finish()``, but a new or
+  cleared cookie can no longer be sent (logged as a warning);
+- a response that already failed with a 5xx status saves nothing and sets no
+  cookie;
+- after ``finish()``, changing the session or calling ``get_session()`` raises
+  :class:`~tornado_sessions.errors.SessionFinishedError`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable
+from collections.abc import Callable, Coroutine
+from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from tornado.iostream import StreamClosedError
 
-from . import eager
-from .errors import SessionNotLoadedError, StoreError
-from .runtime import Commit, runtime_for
+from .commit import PendingWrite, cookie_headers, plan_commit, run_write
+from .decide import Cookie, Stage
+from .errors import (
+    ConfigurationError,
+    SerializationError,
+    SessionFinishedError,
+    SessionNotLoadedError,
+    StoreError,
+)
+from .loading import load_session
+from .runtime import SessionRuntime
 from .session import Session
+from .startup import already_reported, failure_log, runtime_for_request
 
 if TYPE_CHECKING:
     from tornado.web import RequestHandler as _HandlerBase
@@ -71,18 +80,35 @@ class SessionMixin(_HandlerBase):
     preload_session: ClassVar[bool] = False
 
     _session: Session | None = None
-    _session_cookie: str | None = None
-    _session_finishing = False
-    _session_commit: asyncio.Future[None] | None = None
+    _session_runtime: SessionRuntime | None = None
+    #: finish() was called: the final commit has started (or the response had no session)
+    _session_closing = False
+    #: the mixin let the response's headers go out
+    _session_headers_sent = False
+    #: the id whose cookie went out with the headers (to tell a later cookie change)
+    _session_sent_id: str | None = None
+    #: a commit's store write (and what follows it) still running
+    _session_writing: asyncio.Future[None] | None = None
 
     async def get_session(self) -> Session:
-        """The session of this request, read from the store on the first call only."""
+        """The session of this request, read from the store on the first call only.
+
+        :raises SessionFinishedError: the response is already finished.
+        """
         session = self._session
-        if session is None:
-            session = await runtime_for(self.application).load(self)
-            if self._session is not None:  # another coroutine of this handler won the race
-                return self._session
-            self._session = session
+        if session is not None:
+            return session
+        if self._session_closing:
+            raise SessionFinishedError(
+                "get_session() after finish(): the response is finished, so nothing "
+                "done to a session now could reach the store or the cookie"
+            )
+        runtime = await runtime_for_request(self.application)
+        session = await load_session(runtime, self)
+        if self._session is not None:  # another coroutine of this handler won the race
+            return self._session
+        self._session_runtime = runtime
+        self._session = session
         return session
 
     @property
@@ -105,7 +131,35 @@ class SessionMixin(_HandlerBase):
         if result is not None:
             await result
 
-    # -- response hooks ---------------------------------------------------------
+    # -- the response -----------------------------------------------------------
+
+    def flush(self, include_footers: bool = False) -> asyncio.Future[None]:
+        """Commit the session before the headers first go out, then flush as Tornado does."""
+        if self._session is None or self._session_headers_sent:
+            return super().flush(include_footers)
+        if self._session_closing:  # finish() has committed and is sending the response now
+            return self._send_headers_and_flush(include_footers)
+        if self._writing():
+            return self._after_writing(lambda: self.flush(include_footers))
+        return self._commit_then(lambda: self._send_headers_and_flush(include_footers))
+
+    def finish(self, chunk: str | bytes | dict[str, Any] | None = None) -> asyncio.Future[None]:
+        """Commit the session (awaiting any store write), then finish as Tornado does."""
+        if self._session_closing:
+            writing = self._session_writing
+            if writing is not None and not writing.done():
+                # Tornado's own finish() after a handler's finish() that is still
+                # writing: the write's continuation finishes the response.
+                return writing
+            return super().finish(chunk)
+        self._session_closing = True
+        if self._session is None:
+            return super().finish(chunk)
+        if chunk is not None:
+            self.write(chunk)
+        if self._writing():  # a flush()'s commit is still writing: commit again after it
+            return self._after_writing(lambda: self._commit_then(self._finish_now))
+        return self._commit_then(self._finish_now)
 
     def send_error(self, status_code: int = 500, **kwargs: Any) -> None:
         """As Tornado's, but a :class:`StoreError` escaping a handler gives 503, not 500."""
@@ -114,157 +168,150 @@ class SessionMixin(_HandlerBase):
             status_code = 503
         super().send_error(status_code, **kwargs)
 
-    def flush(self, include_footers: bool = False) -> asyncio.Future[None]:
-        """Commit the session before the headers go out, then flush as Tornado does."""
-        if self._headers_written:
-            return super().flush(include_footers)
-        if self._session is not None and not self._session_finishing:
-            pending = self._session_commit
-            if pending is not None and not pending.done():
-                return pending
-            commit = self._plan_commit()
-            if commit is not None and commit.operation is not None:
-                return self._commit_and_send(commit, False, include_footers)
-            self._apply_cookie(commit)
-        self._emit_session_headers()
-        return super().flush(include_footers)
+    def log_exception(
+        self,
+        typ: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """As Tornado's, but store failures and reported configuration errors log briefly.
 
-    def finish(self, chunk: str | bytes | dict[str, Any] | None = None) -> asyncio.Future[None]:
-        """Commit the session (awaiting any store write), then finish as Tornado does."""
-        if self._session is None:
-            return super().finish(chunk)
-        if self._session_finishing:
-            future = super().finish(chunk)
-            self._release_session()
-            return future
-        if chunk is not None:
-            self.write(chunk)
-        pending = self._session_commit
-        if pending is not None and not pending.done():
-            return self._defer(self._finish_after(pending))
-        commit = self._plan_commit()
-        if commit is not None and commit.operation is not None:
-            return self._commit_and_send(commit, True)
-        self._apply_cookie(commit)
-        self._session_finishing = True
-        future = super().finish()
-        self._release_session()
-        return future
+        A store outage fails every request the same way: its cause is logged once
+        and then once in a while (with a count), never a traceback per request.
+        """
+        if isinstance(value, StoreError):
+            failure_log(self.application).failed(value, status=503)
+            return
+        if isinstance(value, ConfigurationError) and already_reported(self.application, value):
+            return
+        super().log_exception(typ, value, tb)
 
     # -- internals --------------------------------------------------------------
 
-    def _plan_commit(self) -> Commit | None:
-        if self._status_code >= 500:
-            return None
-        session = self._session
-        assert session is not None
-        return session._runtime.plan(session)
+    def _writing(self) -> bool:
+        writing = self._session_writing
+        return writing is not None and not writing.done()
 
-    def _defer(self, work: Awaitable[None]) -> asyncio.Future[None]:
-        future = asyncio.ensure_future(work)
-        self._session_commit = future
-        return future
+    def _after_writing(self, then: Callable[[], asyncio.Future[None]]) -> asyncio.Future[None]:
+        """Run ``then`` once the commit still writing is done (it handles its own failure)."""
+        writing = self._session_writing
+        assert writing is not None
 
-    async def _finish_after(self, pending: asyncio.Future[None]) -> None:
-        await pending
-        if not self._finished:
-            await self.finish()
+        async def wait_then() -> None:
+            await asyncio.shield(writing)
+            await then()
 
-    def _commit_and_send(
-        self, commit: Commit, finishing: bool, include_footers: bool = False
-    ) -> asyncio.Future[None]:
-        """Write, then finish or flush: at once if the store never waits, else in a task."""
-        work = self._commit_then(commit, finishing, include_footers)
-        store = commit.runtime.store
-        if not getattr(store, "never_waits", False):
-            # A store that waits, or one the core times out with asyncio.timeout(),
-            # needs its own task: the timeout cancels whatever task it started in.
-            return self._defer(self._send_when_done(work))
-        started = eager.start(work)
-        if started.task is None:
-            assert started.result is not None
-            return started.result
-        return self._defer(self._send_when_done(started.task))
+        return self._track(wait_then())
 
-    async def _send_when_done(self, commit: Awaitable[asyncio.Future[None]]) -> None:
-        future = await commit
+    def _commit_then(self, send: Callable[[], asyncio.Future[None]]) -> asyncio.Future[None]:
+        """Commit the session, then ``send`` (flush or finish): at once if no store call."""
+        session, runtime = self._session, self._session_runtime
+        assert session is not None and runtime is not None
+        if session.stage is Stage.FINISHED:  # an earlier commit failed and ended the response
+            return _done()
+        if self.get_status() >= 500:  # a failed response saves nothing
+            return send()
         try:
-            await future
+            pending = plan_commit(runtime, session)
+        except SerializationError as exc:
+            log.error("session not saved, answering 500: %s", exc)
+            return self._fail(500)
+        if pending is None:
+            return send()
+        return self._track(self._write_then(runtime, pending, send))
+
+    async def _write_then(
+        self,
+        runtime: SessionRuntime,
+        pending: PendingWrite,
+        send: Callable[[], asyncio.Future[None]],
+    ) -> None:
+        try:
+            await run_write(runtime, pending)
+        except StoreError as exc:
+            self._store_failed(runtime, exc)
+            return
+        except Exception:
+            log.exception("unexpected error while saving the session; answering 500")
+            self._fail(500)
+            return
+        try:
+            await send()
         except StreamClosedError:
             log.debug("client went away before the response was sent")
 
-    async def _commit_then(
-        self, commit: Commit, finishing: bool, include_footers: bool = False
-    ) -> asyncio.Future[None]:
-        try:
-            await commit.run()
-            self._apply_cookie(commit)
-        except StoreError as exc:
-            self._store_failed(exc)
-            return _done()
-        except Exception:
-            log.exception("unexpected error while saving the session")
-            self._fail(500)
-            return _done()
-        if finishing:
-            self._session_finishing = True
-            future = super().finish()
-            self._release_session()
-            return future
-        self._emit_session_headers()
+    def _track(self, work: Coroutine[Any, Any, None]) -> asyncio.Future[None]:
+        future = asyncio.ensure_future(work)
+        self._session_writing = future
+        return future
+
+    def _finish_now(self) -> asyncio.Future[None]:
+        session = self._session
+        assert session is not None
+        if self._session_headers_sent:
+            self._warn_if_cookie_changed(session)
+        session.finish()
+        return super().finish()
+
+    def _send_headers_and_flush(self, include_footers: bool) -> asyncio.Future[None]:
+        self._send_session_headers()
         return super().flush(include_footers)
 
-    def _release_session(self) -> None:
-        # The session points back at its handler: break the cycle once the response
-        # is done, so the handler is freed at once instead of by the cycle collector.
-        session = self._session
-        if session is not None:
-            session._handler = None
+    def _send_session_headers(self) -> None:
+        """Add the session's headers, just before Tornado writes the response's headers."""
+        self._session_headers_sent = True
+        session, runtime = self._session, self._session_runtime
+        assert session is not None and runtime is not None
+        self.add_header("Vary", "Cookie")
+        if self.get_status() >= 500:
+            return  # never a cookie for a record that was not written
+        self._session_sent_id = session.id
+        headers = cookie_headers(runtime, session, self.request)
+        for header in headers:
+            self.add_header("Set-Cookie", header)
+        if headers:
+            self.set_header("Cache-Control", "no-store")
+        if session.destroyed and runtime.options.clear_site_data:
+            self.set_header("Clear-Site-Data", '"cookies", "storage"')
 
-    def _store_failed(self, error: StoreError) -> None:
-        log.error("session store failed; answering 503", exc_info=error)
-        if self._headers_written:
-            # Too late for a status code: cut the response short instead of
-            # letting it look complete, so the client can tell it failed.
-            log.error("the response had started; closing the connection")
-            assert self.request.connection is not None
-            self.request.connection.close()  # type: ignore[attr-defined]
+    def _warn_if_cookie_changed(self, session: Session) -> None:
+        decision = session.pending_cookie
+        if decision is Cookie.CLEAR or (
+            decision is Cookie.SET and session.id != self._session_sent_id
+        ):
+            log.warning(
+                "the session cookie changed after the response headers were sent "
+                "(regenerate() or destroy() after flush()); the browser keeps its old "
+                "cookie: change the session before the first flush()"
+            )
+
+    def _store_failed(self, runtime: SessionRuntime, error: StoreError) -> None:
+        failure_log(self.application).failed(error, status=503)
+        if self._session_headers_sent:
+            # Too late for a status code: cut the response short instead of letting it
+            # look complete, so the client can tell it failed.
+            log.warning(
+                "the session could not be saved after the response had started; "
+                "closing the connection so that it does not look complete"
+            )
+            self._session_writing = None
+            self._session_closing = True
+            if self._session is not None:
+                self._session.finish()
+            connection = self.request.connection
+            if connection is not None:
+                connection.close()  # type: ignore[attr-defined]
             return
         self._fail(503)
 
-    def _fail(self, status_code: int) -> None:
-        self._session_cookie = None
-        self._session_finishing = True
-        if not self._finished:
-            self.send_error(status_code)
-
-    def _apply_cookie(self, commit: Commit | None) -> None:
-        if commit is None:
-            return
-        header = commit.cookie_header()
-        if header is not None:
-            self._queue_session_cookie(header)
-
-    def _queue_session_cookie(self, header: str) -> None:
-        """Send ``header`` as the session's ``Set-Cookie`` (the last one queued wins)."""
-        if self._headers_written:
-            log.warning(
-                "the session cookie changed after the response headers were sent; "
-                "the browser keeps its old cookie (commit before flushing)"
-            )
-            return
-        self._session_cookie = header
-
-    def _emit_session_headers(self) -> None:
-        if self._session is None:
-            return
-        headers = self._headers  # values built here need none of add_header's checks
-        headers.add("Vary", "Cookie")
-        header = self._session_cookie
-        if header is not None:
-            headers.add("Set-Cookie", header)
-            if "Cache-Control" not in headers:
-                headers["Cache-Control"] = "no-store"
+    def _fail(self, status_code: int) -> asyncio.Future[None]:
+        """Answer ``status_code`` instead of the handler's response."""
+        self._session_writing = None
+        self._session_closing = True
+        if self._session is not None:
+            self._session.finish()
+        self.send_error(status_code)
+        return _done()
 
 
 def _done() -> asyncio.Future[None]:

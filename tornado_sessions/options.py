@@ -10,25 +10,34 @@ with defaults chosen to be safe: HttpOnly, SameSite=Lax, Secure on https,
 nothing stored for a visitor who never puts anything in their session, and
 expiry enforced on the server.
 
-Invalid combinations raise :class:`~tornado_sessions.errors.ConfigurationError`
-at construction, with a message that says what to change.  Only a missing secret
-is found later (the application's ``cookie_secret`` may supply it), at the first
-request that needs the session.
+Every value is checked at construction and a mistake raises
+:class:`~tornado_sessions.errors.ConfigurationError` with a message that names
+the option, its unit and what to write instead.  Durations are seconds (not
+express-session's milliseconds: a value that looks like milliseconds says so),
+finite, and at most ten years.  What needs the application or the plugins (the
+secret from ``cookie_secret``, the store's URL scheme, a serializer's name) is
+checked by ``open_sessions(app)`` at start-up.
+
+``repr()`` never shows the secret, and shows the store URL with its password
+replaced by ``***``.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import dataclass, field, fields
+from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from .errors import ConfigurationError
 from .ids import generate_id
+from .meta import MAX_LIFETIME
 from .serializers import Serializer
 from .stores.base import Store
 
-__all__ = ["SessionOptions"]
+__all__ = ["SessionOptions", "redact_url"]
 
 Secret = str | bytes
 
@@ -39,6 +48,23 @@ _ATTRIBUTE = re.compile(r"[\x21-\x2b\x2d-\x3a\x3c-\x7e]+")
 _SAMESITE = {"strict": "Strict", "lax": "Lax", "none": "None"}
 
 DAY = 24 * 3600
+#: The longest ``store_timeout``: a store call that may take longer is an outage.
+MAX_STORE_TIMEOUT = 300.0
+#: The largest ``max_record_bytes``: 64 MiB.
+MAX_RECORD_LIMIT = 64 << 20
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any password replaced by ``***`` (for logs and ``repr``)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparsable URL>"
+    if parts.password is None:
+        return url
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user = userinfo.split(":", 1)[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
 @dataclass(frozen=True)
@@ -73,8 +99,10 @@ class SessionOptions:
     hash_ids: bool = True
     store_timeout: float = 2.0
     max_record_bytes: int = 1 << 20
+    clear_site_data: bool = False
 
     def __post_init__(self) -> None:
+        self._check_flags()
         self._check_secret()
         self._check_cookie()
         self._check_durations()
@@ -84,12 +112,43 @@ class SessionOptions:
             raise ConfigurationError("genid must be a callable returning a new id")
         if not isinstance(self.store, Store | str):
             raise ConfigurationError(
-                f"store must be a Store instance or a URL string, not {type(self.store).__name__}"
+                "store must be a Store instance or a URL string such as 'memory://' or "
+                f"'redis://127.0.0.1:6379/0', not {type(self.store).__name__}"
             )
         if not isinstance(self.serializer, str) and not isinstance(self.serializer, Serializer):
-            raise ConfigurationError("serializer must be a name or have dumps() and loads()")
+            raise ConfigurationError(
+                "serializer must be a name ('msgpack', 'json') or an object with dumps() "
+                "and loads()"
+            )
+
+    def __repr__(self) -> str:
+        shown = []
+        for spec in fields(self):
+            if not spec.repr:
+                continue
+            value = getattr(self, spec.name)
+            if spec.name == "store" and isinstance(value, str):
+                value = redact_url(value)
+            shown.append(f"{spec.name}={value!r}")
+        return f"SessionOptions({', '.join(shown)})"
 
     # -- validation -------------------------------------------------------------
+
+    def _check_flags(self) -> None:
+        for name in (
+            "browser_session_cookie",
+            "rolling",
+            "resave",
+            "save_uninitialized",
+            "cookie_httponly",
+            "cookie_partitioned",
+            "trust_proxy",
+            "hash_ids",
+            "clear_site_data",
+        ):
+            value = getattr(self, name)
+            if type(value) is not bool:
+                raise ConfigurationError(f"{name} must be True or False, not {value!r}")
 
     def _check_secret(self) -> None:
         if self.secret is None:
@@ -102,23 +161,35 @@ class SessionOptions:
                 raise ConfigurationError("each secret must be a non-empty str or bytes")
 
     def _check_cookie(self) -> None:
-        if not _TOKEN.fullmatch(self.name):
+        if not isinstance(self.name, str) or not _TOKEN.fullmatch(self.name):
             raise ConfigurationError(f"cookie name {self.name!r} is not a valid cookie token")
-        if not self.cookie_path.startswith("/") or not _ATTRIBUTE.fullmatch(self.cookie_path):
+        if (
+            not isinstance(self.cookie_path, str)
+            or not self.cookie_path.startswith("/")
+            or not _ATTRIBUTE.fullmatch(self.cookie_path)
+        ):
             raise ConfigurationError(
                 f"cookie_path {self.cookie_path!r} must start with '/' and hold no ';', ',' "
                 "or control characters"
             )
-        if self.cookie_domain is not None and not _ATTRIBUTE.fullmatch(self.cookie_domain):
+        if self.cookie_domain is not None and (
+            not isinstance(self.cookie_domain, str) or not _ATTRIBUTE.fullmatch(self.cookie_domain)
+        ):
             raise ConfigurationError(f"cookie_domain {self.cookie_domain!r} is not a valid domain")
-        if self.cookie_secure not in (True, False, "auto"):
-            raise ConfigurationError("cookie_secure must be True, False or 'auto'")
+        if self.cookie_secure not in (True, False, "auto") or type(self.cookie_secure) is int:
+            raise ConfigurationError(
+                f"cookie_secure must be True, False or 'auto', not {self.cookie_secure!r}"
+            )
         samesite = self.cookie_samesite
         if samesite is not None:
-            normal = _SAMESITE.get(str(samesite).lower())
+            normal = _SAMESITE.get(str(samesite).lower()) if isinstance(samesite, str) else None
             if normal is None:
+                hint = ""
+                if samesite is True:  # type: ignore[comparison-overlap]
+                    hint = " (express-session's sameSite=true is 'Strict')"
                 raise ConfigurationError(
-                    f"cookie_samesite must be 'Strict', 'Lax', 'None' or None, not {samesite!r}"
+                    f"cookie_samesite must be 'Strict', 'Lax', 'None' or None, not "
+                    f"{samesite!r}{hint}"
                 )
             object.__setattr__(self, "cookie_samesite", normal)
         if self.cookie_samesite == "None" and self.cookie_secure is False:
@@ -128,28 +199,31 @@ class SessionOptions:
             )
         if self.cookie_partitioned and self.cookie_secure is False:
             raise ConfigurationError("cookie_partitioned needs cookie_secure=True or 'auto'")
-        if self.name.startswith("__Host-"):
+        # Browsers match the prefixes case-insensitively (RFC 6265bis), so must we.
+        prefix = self.name[:9].lower()
+        if prefix.startswith("__host-"):
             if self.cookie_secure is not True or self.cookie_path != "/" or self.cookie_domain:
                 raise ConfigurationError(
                     f"a '__Host-' cookie ({self.name}) requires cookie_secure=True, "
                     "cookie_path='/' and no cookie_domain"
                 )
-        elif self.name.startswith("__Secure-") and self.cookie_secure is not True:
+        elif prefix == "__secure-" and self.cookie_secure is not True:
             raise ConfigurationError(
                 f"a '__Secure-' cookie ({self.name}) requires cookie_secure=True"
             )
 
     def _check_durations(self) -> None:
-        if not self.max_age > 0:
-            raise ConfigurationError("max_age must be a positive number of seconds")
-        if self.absolute_timeout is not None and not self.absolute_timeout > 0:
-            raise ConfigurationError("absolute_timeout must be positive seconds, or None")
-        if not self.touch_after >= 0:
-            raise ConfigurationError("touch_after must be zero or more seconds")
-        if not self.store_timeout > 0:
-            raise ConfigurationError("store_timeout must be a positive number of seconds")
-        if not self.max_record_bytes > 0:
-            raise ConfigurationError("max_record_bytes must be a positive number of bytes")
+        _check_seconds("max_age", self.max_age)
+        if self.absolute_timeout is not None:
+            _check_seconds("absolute_timeout", self.absolute_timeout, none_allowed=True)
+        _check_seconds("touch_after", self.touch_after, zero_allowed=True)
+        _check_seconds("store_timeout", self.store_timeout, limit=MAX_STORE_TIMEOUT)
+        value = self.max_record_bytes
+        if type(value) is not int or not 0 < value <= MAX_RECORD_LIMIT:
+            raise ConfigurationError(
+                f"max_record_bytes must be a whole number of bytes from 1 to {MAX_RECORD_LIMIT} "
+                f"(64 MiB), not {value!r}"
+            )
 
     # -- derived ----------------------------------------------------------------
 
@@ -175,10 +249,46 @@ class SessionOptions:
         if source is None:
             raise ConfigurationError(
                 "sessions need a secret: set SessionOptions(secret=...) or the "
-                "application's cookie_secret"
+                "application's cookie_secret (at least 32 random bytes, e.g. "
+                "secrets.token_bytes(32), kept outside the code)"
             )
-        items = [source] if isinstance(source, str | bytes) else list(source)  # type: ignore[call-overload]
-        keys = [item.encode() if isinstance(item, str) else bytes(item) for item in items]
-        if not keys or not all(keys):
+        items: list[Any] = [source] if isinstance(source, str | bytes) else list(source)  # type: ignore[call-overload]
+        keys = []
+        for item in items:
+            if not isinstance(item, str | bytes) or not item:
+                raise ConfigurationError("each session secret must be a non-empty str or bytes")
+            keys.append(item.encode() if isinstance(item, str) else bytes(item))
+        if not keys:
             raise ConfigurationError("the session secret must not be empty")
         return keys
+
+
+def _check_seconds(
+    name: str,
+    value: object,
+    *,
+    zero_allowed: bool = False,
+    none_allowed: bool = False,
+    limit: float = MAX_LIFETIME,
+) -> None:
+    """Refuse a duration that is not a finite number of seconds within ``(0, limit]``."""
+    allowed = "a number of seconds" + (" or None" if none_allowed else "")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        hint = ""
+        if isinstance(value, str):
+            hint = " (a string, e.g. from an environment variable: convert it with float())"
+        raise ConfigurationError(f"{name} must be {allowed}, not {value!r}{hint}")
+    if not math.isfinite(value):
+        raise ConfigurationError(f"{name} must be a finite number of seconds, not {value!r}")
+    low_ok = value >= 0 if zero_allowed else value > 0
+    if not low_ok:
+        least = "zero or more" if zero_allowed else "positive"
+        raise ConfigurationError(f"{name} must be {least} seconds, not {value!r}")
+    if value > limit:
+        message = f"{name} is at most {limit:g} seconds, not {value!r}"
+        if value / 1000 <= limit:
+            message += (
+                f"; durations are seconds, not milliseconds as in express-session: "
+                f"did you mean {name}={value / 1000:g}?"
+            )
+        raise ConfigurationError(message)

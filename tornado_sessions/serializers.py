@@ -26,7 +26,9 @@ code   type                        payload
 Dictionary keys must be strings (as in JSON), so that decoding can refuse other
 keys (``strict_map_key``); other keys, and any other type, fail at save time
 with :class:`~tornado_sessions.errors.SerializationError`.
-Decoding refuses input over ``max_bytes``, unknown extension codes, and extension
+The size of what is decoded is bounded by the core, which refuses a record over
+``SessionOptions.max_record_bytes`` before decoding any of it (a serializer used
+on its own can be given ``max_bytes``).  Decoding refuses unknown extension codes, and extension
 values nested more than :data:`MAX_EXT_DEPTH` deep (each level recurses through
 msgpack's C decoder, so unbounded nesting could overflow the C stack); encoding
 refuses the same depth, so nothing is written that could not be read back.
@@ -47,8 +49,6 @@ import msgpack
 from .errors import SerializationError
 
 __all__ = ["JSONSerializer", "MsgpackSerializer", "Serializer"]
-
-DEFAULT_MAX_BYTES = 1 << 20
 
 
 @runtime_checkable
@@ -96,7 +96,7 @@ MAX_EXT_DEPTH = 32
 class MsgpackSerializer:
     """msgpack with a fixed set of extension types (see the module docstring)."""
 
-    def __init__(self, *, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+    def __init__(self, *, max_bytes: int | None = None) -> None:
         self.max_bytes = max_bytes
         self._packer = msgpack.Packer(
             default=partial(self._encode_ext, 1), use_bin_type=True, strict_types=True
@@ -179,7 +179,7 @@ class MsgpackSerializer:
 
     def loads(self, data: bytes) -> Any:
         """Decode bytes made by :meth:`dumps`; :class:`ValueError` for anything else."""
-        if len(data) > self.max_bytes:
+        if self.max_bytes is not None and len(data) > self.max_bytes:
             raise ValueError(f"serialized value of {len(data)} bytes exceeds {self.max_bytes}")
         try:
             return self._unpack(data, self._top_ext_hook)
@@ -192,7 +192,7 @@ class MsgpackSerializer:
 class JSONSerializer:
     """JSON: readable records, plain types only (tuples come back as lists)."""
 
-    def __init__(self, *, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+    def __init__(self, *, max_bytes: int | None = None) -> None:
         self.max_bytes = max_bytes
         self._encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
         self._decoder = json.JSONDecoder()
@@ -204,7 +204,7 @@ class JSONSerializer:
             raise SerializationError(f"cannot serialize with JSON: {exc}") from exc
 
     def loads(self, data: bytes) -> Any:
-        if len(data) > self.max_bytes:
+        if self.max_bytes is not None and len(data) > self.max_bytes:
             raise ValueError(f"serialized value of {len(data)} bytes exceeds {self.max_bytes}")
         try:
             return self._decoder.decode(data.decode())

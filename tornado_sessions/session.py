@@ -1,121 +1,194 @@
-"""``Session``: the dict-like object a handler reads and writes, and its change tracking.
+"""``Session``: the dict-like object a handler reads and writes, its changes and its lifecycle.
 
-A session records, for the core's commit, exactly what a request did to it: the
-keys it set, the keys it deleted, and the keys it *read* whose values are mutable
-(lists, dicts, sets), since ``session["cart"].append(x)`` changes a value without
-setting it.  At commit time those read values are serialized and compared with
-the bytes that were loaded; only real changes are written, each key serialized
-once.
+A session records, for the commit at the end of the request, exactly what the
+request did to it: the keys it set, the keys it deleted, and the keys it *read*
+whose values are mutable (lists, dicts, sets), since ``session["cart"].append(x)``
+changes a value without setting it.  At commit time those read values are
+serialized and compared with the bytes that were loaded; only real changes are
+written, each key serialized once.
 
-The lifecycle methods (:meth:`Session.regenerate`, :meth:`destroy`,
-:meth:`reload`, :meth:`save`) talk to the store at once; the rest of the work
-happens when the response is finished (see :mod:`tornado_sessions.mixin`).
+Values are decoded lazily: a loaded session maps each key to its stored bytes
+until the key is first read, so a request that reads two keys of a large
+session decodes two values.  A value that cannot be decoded reads as absent, is
+logged, and the request's write removes it.
+
+Its lifecycle is explicit state, a :class:`~tornado_sessions.decide.Stage` that
+only this class changes:
+
+- *new*: never stored (a first visit, or just regenerated or destroyed); the
+  commit creates its record unconditionally;
+- *stored*: its record exists; every write is conditional on the record still
+  existing, so a session destroyed elsewhere meanwhile is never brought back;
+- *gone*: a conditional write found the record missing (a logout in another
+  tab); nothing of this request is written any more and the cookie is cleared;
+- *finished*: the response is done; changing the session raises
+  :class:`~tornado_sessions.errors.SessionFinishedError`.
+
+The lifecycle methods (:meth:`Session.regenerate`, :meth:`~Session.destroy`,
+:meth:`~Session.reload`, :meth:`~Session.save`) talk to the store at once through
+the :class:`SessionIO` the core gives each session; the rest waits for the commit
+(:mod:`tornado_sessions.commit`).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Mapping, MutableMapping
-from contextlib import suppress
-from typing import TYPE_CHECKING, Any
+from typing import Any, NamedTuple, Protocol
 
-from .errors import SerializationError
+from .decide import Cookie, Stage
+from .errors import SerializationError, SessionFinishedError
+from .meta import MAX_LIFETIME, Meta, pack_meta
 from .record import Changes
+from .serializers import Serializer
 
-if TYPE_CHECKING:
-    from .runtime import SessionRuntime
-
-__all__ = ["Session"]
+__all__ = ["LoadedRecord", "Session", "SessionIO"]
 
 _MUTABLE = (list, dict, set, bytearray)
 #: Stands in ``Session._values`` for a loaded value not decoded yet.
 _UNDECODED: Any = type("_Undecoded", (), {"__repr__": lambda self: "<undecoded>"})()
 _ABSENT: Any = object()
-#: Longest lifetime a session may have (``set_max_age`` refuses more; so does loading).
-MAX_LIFETIME = 10 * 365 * 86400.0
+_NO_CHANGES = Changes()
+
+
+class LoadedRecord(NamedTuple):
+    """A record that passed the core's checks, with its meta read (see ``records``)."""
+
+    fields: Mapping[str, bytes]
+    meta: Meta
+    meta_bytes: bytes
+    expires_at: float
+
+
+class SessionIO(Protocol):
+    """What a session needs from the core to do its lifecycle operations."""
+
+    @property
+    def serializer(self) -> Serializer: ...
+
+    def new_identity(self) -> tuple[str, str]:
+        """A fresh ``(session id, store key)``."""
+        ...
+
+    async def fetch(self, session: Session) -> LoadedRecord | None:
+        """The session's record, checked; ``None`` if it is gone (or was corrupt)."""
+        ...
+
+    async def delete(self, session: Session, keys: tuple[str, ...]) -> None:
+        """Delete the records under ``keys`` (the session's, and any duplicates')."""
+        ...
+
+    async def commit(self, session: Session, *, force: bool) -> None:
+        """Run a commit now (``save()``)."""
+        ...
+
+    def corrupt_value(self, session: Session, name: str, error: Exception) -> None:
+        """Report a stored value that could not be decoded."""
+        ...
 
 
 class Session(MutableMapping[str, Any]):
     """The session of one request: a mutable mapping plus its lifecycle.
 
     Attributes:
-        id: the session id (what the cookie carries, signed).
-        is_new: true until the session has been stored by an earlier request; a
-            ``regenerate()`` makes it new again.
+        id: the session id (what the cookie carries, signed).  Secret: never
+            show or log it.
+        key: the store key derived from the id (its SHA-256 with ``hash_ids``).
         created_at: Unix time the session began (kept across ``regenerate()``).
-        expires_at: Unix time the stored record expires, as last written.
+        expires_at: Unix time the stored record expires, as last written (0 for a
+            session never stored).
     """
 
     __slots__ = (
-        "_clear_cookie",
+        "_cookie",
         "_deleted",
+        "_destroyed",
+        "_duplicate_keys",
+        "_duplicates",
+        "_had_data",
         "_handler",
+        "_io",
+        "_issued_at",
         "_loaded",
         "_max_age",
-        "_meta",
+        "_meta_bytes",
         "_meta_changed",
-        "_pending",
+        "_owner",
         "_read",
         "_resign",
-        "_runtime",
-        "_stored",
+        "_stage",
         "_touch_requested",
+        "_undecoded",
         "_updated",
         "_values",
         "created_at",
         "expires_at",
         "id",
-        "is_new",
         "key",
     )
 
     def __init__(
         self,
-        runtime: SessionRuntime,
+        io: SessionIO,
         handler: Any,
         session_id: str,
         key: str,
         *,
-        values: dict[str, Any],
-        loaded: Mapping[str, bytes],
-        created_at: float,
-        expires_at: float,
-        max_age: float | bool | None,
-        stored: bool,
-        pending: int = 0,
+        now: float,
+        record: LoadedRecord | None = None,
+        resign: bool = False,
+        duplicates: bool = False,
+        duplicate_keys: tuple[str, ...] = (),
     ) -> None:
-        self._runtime = runtime
+        self._io = io
         self._handler = handler
         self.id = session_id
         self.key = key
-        self.is_new = not stored
-        self.created_at = created_at
-        self.expires_at = expires_at
-        self._values = values
-        #: how many entries of _values are still _UNDECODED
-        self._pending = pending
-        self._loaded = loaded
-        #: per-session lifetime: None = the options' default, False = browser session
-        self._max_age = max_age
-        self._stored = stored
+        self._resign = resign
+        #: store keys of the other validly signed cookies the request carried
+        self._duplicates = duplicates
+        self._duplicate_keys = duplicate_keys
+        self._cookie = Cookie.KEEP
+        self._destroyed = False
         self._updated: set[str] = set()
         self._deleted: set[str] = set()
         self._read: set[str] = set()
-        self._meta_changed = False
-        #: the stored meta bytes, reused by writes while the lifetime is unchanged
-        self._meta: bytes | None = None
         self._touch_requested = False
-        #: the browser's cookie points at a record that is gone: clear it unless replaced
-        self._clear_cookie = False
-        #: the browser's cookie was signed with an older secret: send a re-signed one
-        self._resign = False
+        self._meta_changed = False
+        if record is None:
+            self._start_empty(now)
+        else:
+            self._adopt(record)
+
+    def _start_empty(self, now: float) -> None:
+        self._stage = Stage.NEW
+        self._values: dict[str, Any] = {}
+        self._undecoded = 0
+        self._loaded: Mapping[str, bytes] = {}
+        self._had_data = False
+        self.created_at = now
+        self.expires_at = 0.0
+        self._max_age: float | bool | None = None
+        self._owner: str | None = None
+        self._issued_at = now
+        self._meta_bytes: bytes | None = None
+
+    def _adopt(self, record: LoadedRecord) -> None:
+        fields = record.fields
+        self._stage = Stage.STORED
+        self._values = dict.fromkeys(fields, _UNDECODED)
+        self._undecoded = len(fields)
+        self._loaded = fields
+        self._had_data = bool(fields)
+        meta = record.meta
+        self.created_at = meta.created_at
+        self.expires_at = record.expires_at
+        self._max_age = meta.max_age
+        self._owner = meta.owner
+        self._issued_at = meta.issued_at
+        self._meta_bytes = record.meta_bytes
 
     # -- mapping ----------------------------------------------------------------
-    #
-    # Values are decoded lazily: a loaded session maps each key to _UNDECODED until
-    # the key is first read, so a request that reads two keys of a large session
-    # decodes two values.  Iterating (or len()) decodes everything first, so that a
-    # corrupt value, which is dropped when found, never shows up as a key whose
-    # value cannot be read.
 
     def __getitem__(self, key: str) -> Any:
         value = self._values[key]
@@ -126,29 +199,35 @@ class Session(MutableMapping[str, Any]):
         return value
 
     def __setitem__(self, key: str, value: Any) -> None:
-        if not isinstance(key, str):
+        if self._stage is Stage.FINISHED:
+            self._refuse("set a key of")
+        if type(key) is not str:
             raise TypeError(f"session keys must be str, not {type(key).__name__}")
         if self._values.get(key) is _UNDECODED:
-            self._pending -= 1
+            self._undecoded -= 1
         self._values[key] = value
         self._updated.add(key)
         self._deleted.discard(key)
 
     def __delitem__(self, key: str) -> None:
+        if self._stage is Stage.FINISHED:
+            self._refuse("delete a key of")
         if self._values.pop(key) is _UNDECODED:
-            self._pending -= 1
+            self._undecoded -= 1
         self._updated.discard(key)
         self._read.discard(key)
         if key in self._loaded:
             self._deleted.add(key)
 
     def __iter__(self) -> Iterator[str]:
-        if self._pending:
+        # Decode everything first: a corrupt value is dropped when found, and must
+        # never show up as a key whose value cannot be read.
+        if self._undecoded:
             self._decode_all()
         return iter(self._values)
 
     def __len__(self) -> int:
-        if self._pending:
+        if self._undecoded:
             self._decode_all()
         return len(self._values)
 
@@ -162,39 +241,240 @@ class Session(MutableMapping[str, Any]):
         return value is not _ABSENT
 
     def __repr__(self) -> str:
-        state = "new" if self.is_new else "stored"
-        return f"<Session {state} keys={sorted(self._values)!r}>"
+        return f"<Session {self._stage.value} keys={sorted(self._values)!r}>"
+
+    def clear(self) -> None:
+        """Remove every key (without decoding any)."""
+        for key in list(self._values):
+            del self[key]
 
     def _decode(self, key: str) -> Any:
         """Decode one stored value; a corrupt one is dropped (and logged) as if absent."""
         try:
-            value = self._runtime.serializer.loads(self._loaded[key])
+            value = self._io.serializer.loads(self._loaded[key])
         except Exception as exc:
-            self._runtime.corrupt_value(self, key, exc)
+            self._io.corrupt_value(self, key, exc)
             del self._values[key]
-            self._pending -= 1
+            self._undecoded -= 1
             self._deleted.add(key)  # the next write removes it from the store
             raise KeyError(key) from None
         self._values[key] = value
-        self._pending -= 1
+        self._undecoded -= 1
         return value
 
     def _decode_all(self) -> None:
         for key in [key for key, value in self._values.items() if value is _UNDECODED]:
-            with suppress(KeyError):
+            try:
                 self._decode(key)
+            except KeyError:
+                continue
 
-    def clear(self) -> None:
-        """Remove every key (a cheaper ``clear`` than the mixin's default)."""
-        for key in list(self._values):
-            del self[key]
+    # -- what a handler can ask -------------------------------------------------
 
-    # -- state ------------------------------------------------------------------
+    @property
+    def is_new(self) -> bool:
+        """True until the session has been stored; ``regenerate()`` makes it new again."""
+        return self._stage is Stage.NEW
 
     @property
     def modified(self) -> bool:
-        """Whether this request changed the session's data or lifetime."""
+        """Whether this request changed the session's data, lifetime or owner (so far)."""
         return self._meta_changed or bool(self.changes())
+
+    @property
+    def max_age(self) -> float | None:
+        """Seconds until the session expires on the server, as last written; ``None`` if new.
+
+        Like express-session's ``req.session.cookie.maxAge``.  A write or a touch at
+        the end of the request moves it forward.
+        """
+        if self._stage is Stage.NEW or not self.expires_at:
+            return None
+        return max(0.0, self.expires_at - time.time())
+
+    # -- lifecycle --------------------------------------------------------------
+
+    def touch(self) -> None:
+        """Extend the session's expiry when the response is sent, whatever ``touch_after`` says."""
+        self._check_open("touch")
+        self._touch_requested = True
+
+    def set_max_age(self, seconds: float | None) -> None:
+        """Give this session its own lifetime, e.g. for "remember me".
+
+        ``seconds`` becomes both the server-side idle timeout and the cookie's
+        Max-Age.  ``None`` makes the cookie a browser-session cookie (gone when
+        the browser closes); the server still expires the record after the
+        default ``max_age`` of idleness.  ``absolute_timeout`` still applies.
+        """
+        self._check_open("set the lifetime of")
+        if seconds is not None:
+            if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+                raise TypeError(f"set_max_age() takes seconds as a number or None, not {seconds!r}")
+            if not 0 < seconds <= MAX_LIFETIME:
+                raise ValueError(
+                    "set_max_age() takes a positive number of seconds (at most ten years, "
+                    f"{MAX_LIFETIME:.0f}) or None, not {seconds!r}"
+                )
+        self._max_age = False if seconds is None else float(seconds)
+        self._meta_changed = True
+        self._meta_bytes = None
+
+    async def regenerate(self) -> None:
+        """Move the session to a new id, keeping its data; the old record is deleted now.
+
+        Call it when privileges change (login, logout, sudo): an id an attacker
+        planted before login is worthless after.  ``is_new`` becomes true and the
+        new cookie goes out with the response; ``created_at`` is kept, so
+        ``absolute_timeout`` still counts from the session's start.  If this
+        request already learned that its record was destroyed elsewhere, the
+        data is not carried over: a logout is not undone by a new id.
+        """
+        self._check_open("regenerate")
+        await self._delete_records()
+        if self._stage is Stage.GONE:
+            self._values, self._loaded, self._undecoded = {}, {}, 0
+            self._updated.clear()
+            self._deleted.clear()
+            self._read.clear()
+        self.id, self.key = self._io.new_identity()
+        self._stage = Stage.NEW
+        self._issued_at = time.time()
+        self._meta_bytes = None
+        self._cookie = Cookie.CLEAR  # the old id is dead; a new cookie replaces it if written
+
+    async def destroy(self) -> None:
+        """Delete the session now; the response clears the cookie.
+
+        The object becomes a new, empty session: writing to it afterwards starts
+        a fresh session with a new id.
+        """
+        self._check_open("destroy")
+        await self._delete_records()
+        self._restart()
+        self._destroyed = True
+
+    async def reload(self) -> None:
+        """Re-read the session from the store, dropping this request's unsaved changes.
+
+        If the record is gone (expired or destroyed elsewhere), the session becomes
+        a new, empty one.
+        """
+        self._check_open("reload")
+        record = await self._io.fetch(self) if self._stage is Stage.STORED else None
+        self._updated.clear()
+        self._deleted.clear()
+        self._read.clear()
+        self._touch_requested = False
+        self._meta_changed = False
+        if record is None:
+            self._restart()
+        else:
+            self._adopt(record)
+
+    async def save(self) -> None:
+        """Write the session to the store now, every key, even if unmodified.
+
+        Useful before a long-running operation or a redirect whose target must
+        see the data.  The cookie still goes out with the response.  If the
+        record was destroyed elsewhere meanwhile, nothing is written.
+        """
+        self._check_open("save")
+        await self._io.commit(self, force=True)
+
+    async def _delete_records(self) -> None:
+        keys = self._duplicate_keys
+        if self._stage is Stage.STORED:
+            keys = (self.key, *keys)
+        if keys:
+            await self._io.delete(self, keys)
+        self._duplicate_keys = ()
+
+    def _restart(self) -> None:
+        """Become a new, empty session with a new id; the browser's cookie is to be cleared."""
+        self.id, self.key = self._io.new_identity()
+        self._updated.clear()
+        self._deleted.clear()
+        self._read.clear()
+        self._touch_requested = False
+        self._meta_changed = False
+        self._start_empty(time.time())
+        self._cookie = Cookie.CLEAR
+
+    def _check_open(self, action: str) -> None:
+        if self._stage is Stage.FINISHED:
+            self._refuse(action)
+
+    def _refuse(self, action: str) -> None:
+        raise SessionFinishedError(
+            f"cannot {action} the session: the response is finished, so nothing more "
+            "can reach the store or the cookie (change the session before finish())"
+        )
+
+    # -- for the core's commit (mod:`tornado_sessions.commit`) ---------------------
+    #
+    # The commit reads the session through these and reports its outcome through
+    # the methods after them; it never touches the session's attributes directly.
+
+    @property
+    def stage(self) -> Stage:
+        """Where the session is in its lifecycle (see the module docstring)."""
+        return self._stage
+
+    @property
+    def handler(self) -> Any:
+        """The request handler this session belongs to (``None`` once finished)."""
+        return self._handler
+
+    @property
+    def meta_changed(self) -> bool:
+        """Whether ``set_max_age()`` (or an owner change) needs writing."""
+        return self._meta_changed
+
+    @property
+    def holds_keys(self) -> bool:
+        """Whether the session has any key (without decoding any value)."""
+        return bool(self._values)
+
+    @property
+    def had_data(self) -> bool:
+        """Whether the record held keys when this request loaded it."""
+        return self._had_data
+
+    @property
+    def touch_requested(self) -> bool:
+        """Whether :meth:`touch` was called since the last write."""
+        return self._touch_requested
+
+    @property
+    def own_max_age(self) -> float | bool | None:
+        """The session's own lifetime: ``None`` (the options'), ``False`` (browser session)."""
+        return self._max_age
+
+    @property
+    def pending_cookie(self) -> Cookie:
+        """What the response must tell the browser about the cookie, as decided so far."""
+        return self._cookie
+
+    @property
+    def resign(self) -> bool:
+        """Whether the browser's cookie was signed by an older secret and needs re-signing."""
+        return self._resign
+
+    @property
+    def destroyed(self) -> bool:
+        """Whether :meth:`destroy` was called during this request."""
+        return self._destroyed
+
+    @property
+    def duplicate_cookies(self) -> bool:
+        """Whether the request carried the session cookie more than once (cookie tossing)."""
+        return self._duplicates
+
+    @property
+    def loaded_fields(self) -> Mapping[str, bytes]:
+        """The serialized fields as the store held them when last read or written."""
+        return self._loaded
 
     def changes(self) -> Changes:
         """The keys to write and delete: set keys, plus mutable values changed in place.
@@ -202,7 +482,9 @@ class Session(MutableMapping[str, Any]):
         Serializes each candidate value once; raises
         :class:`~tornado_sessions.errors.SerializationError` naming the key.
         """
-        dumps = self._runtime.serializer.dumps
+        if not (self._updated or self._read or self._deleted):
+            return _NO_CHANGES
+        dumps = self._io.serializer.dumps
         updated: dict[str, bytes] = {}
         values, loaded = self._values, self._loaded
         for key in self._updated:
@@ -215,80 +497,57 @@ class Session(MutableMapping[str, Any]):
             return _NO_CHANGES
         return Changes(updated, frozenset(self._deleted))
 
-    def _mark_clean(self, fields: Mapping[str, bytes]) -> None:
-        """Called after a successful write: ``fields`` is now what the store holds."""
+    def meta(self) -> Meta:
+        """The session's meta, as the next write stores it."""
+        return Meta(self.created_at, self._max_age, self._owner, self._issued_at)
+
+    def meta_bytes(self) -> bytes:
+        """The packed meta for the next write (reused while nothing in it changed)."""
+        data = self._meta_bytes
+        if data is None:
+            data = self._meta_bytes = pack_meta(self.meta())
+        return data
+
+    def wrote(self, fields: Mapping[str, bytes], expires_at: float) -> None:
+        """The commit's write succeeded: ``fields`` is now exactly what the store holds."""
+        self._stage = Stage.STORED
         self._loaded = fields
+        self.expires_at = expires_at
         self._updated.clear()
         self._deleted.clear()
         self._read.clear()
         self._meta_changed = False
         self._touch_requested = False
-        self._stored = True
 
-    # -- lifecycle --------------------------------------------------------------
+    def found_gone(self) -> None:
+        """A conditional write found the record missing: nothing more is written."""
+        self._stage = Stage.GONE
+        self._cookie = Cookie.CLEAR
 
-    def touch(self) -> None:
-        """Extend the session's expiry when the response is sent, whatever ``touch_after`` says."""
-        self._touch_requested = True
+    def removed(self) -> None:
+        """The commit destroyed the record (``unset="destroy"``)."""
+        self._stage = Stage.GONE
+        self._cookie = Cookie.CLEAR
 
-    def set_max_age(self, seconds: float | None) -> None:
-        """Give this session its own lifetime, e.g. for "remember me".
+    def decide_cookie(self, cookie: Cookie) -> None:
+        """Record the commit's cookie decision (``KEEP`` leaves the earlier one)."""
+        if cookie is not Cookie.KEEP:
+            self._cookie = cookie
 
-        ``seconds`` becomes both the server-side idle timeout and the cookie's
-        Max-Age.  ``None`` makes the cookie a browser-session cookie (gone when
-        the browser closes); the server still expires the record after the
-        default ``max_age`` of idleness.  ``absolute_timeout`` still applies.
-        """
-        if seconds is not None and not 0 < seconds <= MAX_LIFETIME:
-            raise ValueError(
-                "set_max_age() takes a positive number of seconds (at most ten years) or None"
-            )
-        self._max_age = False if seconds is None else float(seconds)
-        self._meta_changed = True
+    def cookie_sent(self) -> None:
+        """The response carried the cookie decision: nothing is pending any more."""
+        self._cookie = Cookie.KEEP
+        self._resign = False
 
-    async def regenerate(self) -> None:
-        """Move the session to a new id, keeping its data; the old record is deleted now.
-
-        Call it when privileges change (login, logout, sudo): an id an attacker
-        planted before login is worthless after.  ``is_new`` becomes true and the
-        new cookie goes out with the response; ``created_at`` is kept, so
-        ``absolute_timeout`` still counts from the session's start.
-        """
-        await self._runtime.regenerate(self)
-
-    async def destroy(self) -> None:
-        """Delete the session now; the response clears the cookie.
-
-        The object becomes a new, empty session: writing to it afterwards starts
-        a fresh session with a new id.
-        """
-        await self._runtime.destroy(self)
-
-    async def reload(self) -> None:
-        """Re-read the session from the store, dropping this request's unsaved changes.
-
-        If the record is gone (expired or destroyed elsewhere), the session becomes
-        a new, empty one.
-        """
-        await self._runtime.reload(self)
-
-    async def save(self) -> None:
-        """Write the session to the store now, whole, even if unmodified.
-
-        Useful before a long-running operation or a redirect whose target must
-        see the data.  The cookie still goes out with the response.
-        """
-        await self._runtime.save(self)
-
-
-_NO_CHANGES = Changes()
+    def finish(self) -> None:
+        """The response is done: refuse changes, and let go of the handler."""
+        self._stage = Stage.FINISHED
+        self._handler = None
 
 
 def _dump(dumps: Any, key: str, value: Any) -> bytes:
     try:
         data: bytes = dumps(value)
-    except SerializationError as exc:
-        raise SerializationError(f"session key {key!r}: {exc}", key=key) from exc
     except Exception as exc:
         raise SerializationError(f"session key {key!r}: {exc}", key=key) from exc
     return data

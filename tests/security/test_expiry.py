@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from tornado_sessions import MemoryStore, Record, SessionOptions
-from tornado_sessions.runtime import _pack_meta
+from tornado_sessions.meta import Meta, pack_meta
 
 SECRET = "security-suite-secret-0123456789abcdef"
 
@@ -57,7 +57,7 @@ def session_options(request: pytest.FixtureRequest, store: MemoryStore) -> Sessi
 def _rewrite(store: MemoryStore, *, expires_in: float | None = None, created_ago: float = 0):
     """Make the only stored record look older than it is."""
     ((key, record),) = store._records.items()
-    meta = _pack_meta(time.time() - created_ago, None) if created_ago else record.meta
+    meta = pack_meta(Meta(time.time() - created_ago)) if created_ago else record.meta
     expires = record.expires_at if expires_in is None else time.time() + expires_in
     store._records[key] = Record(record.fields, meta, expires)
     return key

@@ -11,13 +11,11 @@ signature is wrong, no store read at all.
 
 from __future__ import annotations
 
-import json
 import secrets
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from tornado.httputil import HTTPHeaders
 
 from tornado_sessions import SessionOptions
 from tornado_sessions.signing import Signer
@@ -157,33 +155,7 @@ async def test_session_id_in_query_string_or_custom_header_is_ignored(client: An
         _assert_anonymous(reply, victim_id)
 
 
-# -- cookie tossing ---------------------------------------------------------------
-
-
-@pytest.mark.gen_test
-async def test_two_session_cookies_in_one_header_are_refused_and_cleared(client: Any) -> None:
-    victim, victim_id = await _victim(client)
-    attacker, attacker_id = await _victim(client)  # the attacker's own, valid session
-    for header in (f"{NAME}={attacker}; {NAME}={victim}", f"{NAME}={victim}; {NAME}={attacker}"):
-        reply = await client.get("/peek", raw_cookie_header=header)
-        _assert_anonymous(reply, victim_id)
-        assert reply.json["id"] != attacker_id
-        assert reply.clears_cookie  # the browser is told to drop the ambiguous cookie
-
-
-@pytest.mark.gen_test
-async def test_two_session_cookies_in_two_headers_are_refused(client: Any) -> None:
-    victim, victim_id = await _victim(client)
-    attacker, attacker_id = await _victim(client)
-    headers = HTTPHeaders()
-    headers.add("Cookie", f"{NAME}={victim}")
-    headers.add("Cookie", f"{NAME}={attacker}")
-    response = await client.http_client.fetch(
-        client.base_url + "/peek", headers=headers, raise_error=False
-    )
-    assert response.code == 200
-    body = json.loads(response.body)
-    assert body["new"] is True and body["id"] not in (victim_id, attacker_id)
+# -- nameless cookies (tossing itself: test_cookie_tossing.py) ---------------------
 
 
 @pytest.mark.gen_test

@@ -28,10 +28,10 @@ import msgpack
 import pytest
 
 from tornado_sessions import Record, SessionOptions
-from tornado_sessions.runtime import _pack_meta
+from tornado_sessions.meta import Meta, pack_meta
 
 SESSION_ID = "H" * 43
-GOOD_META = _pack_meta(time.time(), None)
+GOOD_META = pack_meta(Meta(time.time()))
 
 
 def _nested_ext(depth: int, code: int = 6) -> bytes:
@@ -241,7 +241,7 @@ async def test_hostile_json_value_reads_as_absent_and_is_removed(
 HOSTILE_META: dict[str, bytes] = {
     "garbage": b"\xff\x00garbage",
     "empty": b"",
-    "truncated": _pack_meta(time.time(), None)[:-2],
+    "truncated": pack_meta(Meta(time.time()))[:-2],
     "not_a_tuple": msgpack.packb(42),
     "wrong_arity": msgpack.packb((1, time.time())),
     "unknown_version": msgpack.packb((99, time.time(), None)),

@@ -18,9 +18,9 @@ serialized bytes, the meta and the heap entry), measured with :mod:`tracemalloc`
 over 10,000 sessions (``tests/test_memory_store.py`` keeps it under 1 KiB).  At the
 default ``max_entries`` of 10,000, a few megabytes.
 
-Every method completes without waiting, so ``enforces_timeout`` and
-``never_waits`` are true: the core adds no timeout around its calls and runs its
-writes without a task.
+Every method completes without waiting, so ``enforces_timeout`` is true: the
+core adds no timeout around its calls.  ``touch`` and ``save_changes`` check and
+write in one step (nothing can run in between), so they are atomic.
 """
 
 from __future__ import annotations
@@ -46,7 +46,6 @@ class MemoryStore(Store):
     """
 
     enforces_timeout = True
-    never_waits = True
 
     def __init__(
         self,

@@ -36,8 +36,7 @@ from pymongo.errors import PyMongoError
 from tornado_sessions_mongo import MongoStore
 from tornado_sessions_mongo.testing import ENV_URL, FerretDB, free_port, start_ferretdb
 
-from tornado_sessions import SessionMixin, SessionOptions
-from tornado_sessions.runtime import runtime_for
+from tornado_sessions import SessionMixin, SessionOptions, close_sessions
 
 #: The two clients every store test runs with.
 CLIENTS = ("pymongo", "motor")
@@ -291,7 +290,7 @@ def app(
     options = SessionOptions(secret=SECRET, store=store, **session_options)
     application = tornado.web.Application(HANDLERS, sessions=options)
     yield application
-    io_loop.run_sync(runtime_for(application).store.close)
+    io_loop.run_sync(lambda: close_sessions(application))
 
 
 @pytest.fixture

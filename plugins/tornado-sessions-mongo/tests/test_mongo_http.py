@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from tornado_sessions_mongo import MongoStore
 
-from tornado_sessions.runtime import runtime_for
+from tornado_sessions.startup import session_runtime
 
 
 @pytest.fixture
@@ -33,7 +33,7 @@ async def test_mongo_session_round_trips_over_http(
     assert reply.code == 200 and reply.set_cookies
     reply = await browser.get("/get")
     assert reply.json() == {"data": {"user": "ada", "cart.items": "3"}, "new": False}
-    assert isinstance(runtime_for(app).store, MongoStore)
+    assert isinstance(session_runtime(app).store, MongoStore)
     (doc,) = list(app_collection.find())
     assert set(doc["data"]) == {"user", "cart%2Eitems"}
 

@@ -42,8 +42,7 @@ import tornado.web
 from tornado_sessions_redis import RedisStore
 from tornado_sessions_redis.testing import ClusterServers, RedisServer, redis_server_binary
 
-from tornado_sessions import SessionMixin, SessionOptions
-from tornado_sessions.runtime import runtime_for
+from tornado_sessions import SessionMixin, SessionOptions, close_sessions
 
 
 @pytest.fixture(scope="session")
@@ -253,7 +252,7 @@ def app(
     options = SessionOptions(secret=SECRET, store=store, **session_options)
     application = tornado.web.Application(HANDLERS, sessions=options)
     yield application
-    io_loop.run_sync(runtime_for(application).store.close)
+    io_loop.run_sync(lambda: close_sessions(application))
 
 
 @dataclass

@@ -9,7 +9,7 @@ import pytest
 from tornado_sessions_redis import RedisStore
 from tornado_sessions_redis.scripts import LOAD, SAVE, SAVE_CHANGES
 
-from tornado_sessions.runtime import runtime_for
+from tornado_sessions.startup import session_runtime
 
 
 def script_of(command) -> str:
@@ -133,7 +133,7 @@ async def test_a_store_url_in_the_options_resolves_to_this_plugin(
 ):
     reply = await browser.get("/set?a=1")
     assert reply.code == 200 and reply.set_cookies
-    store = runtime_for(app).store
+    store = session_runtime(app).store
     assert isinstance(store, RedisStore)
     assert store.prefix == key_prefix and store.timeout == 2.0 and store.enforces_timeout
     with store_server.admin() as admin:

@@ -1,0 +1,160 @@
+"""What a commit does: :func:`decide`, a pure function of a session's state and the options.
+
+At the end of a request (and at ``save()``, and at the first ``flush()`` of a
+streamed response) the core asks one question: which store call, if any, and
+what to tell the browser.  The answer depends only on the facts gathered in
+:class:`Facts` and the options in :class:`Rules`, so it is computed here without
+I/O and tested as a table (``tests/test_decide.py``), one row per rule.
+
+The rules, after express-session's ``shouldSave``/``shouldTouch``/``shouldSetCookie``
+(see ``docs/from-express-session.md`` for where they differ):
+
+========  ==========================================================  ============  ==========
+stage     condition (first match wins)                                write         cookie
+========  ==========================================================  ============  ==========
+gone      (a conditional write found the record missing)              none          clear
+new       ``save()``, or it holds keys, or its lifetime or owner      create        set
+          was set, or ``save_uninitialized``
+new       otherwise (an empty visitor: no store call, no cookie)      none          as before
+stored    ``unset="destroy"`` and the request emptied it              destroy       clear
+stored    ``save()`` or ``resave``                                    update all    refresh
+stored    a key changed, or its lifetime or owner                     update        refresh
+stored    ``touch()``, or ``touch_after`` has passed since the last   touch         refresh
+          write (and the expiry can still move)
+stored    otherwise                                                   none          rolling
+========  ==========================================================  ============  ==========
+
+"refresh" sends the cookie when it carries ``Max-Age`` (its date moved with the
+write) or with ``rolling``, and always when the lifetime changed (the browser
+must learn the new one).  "rolling" sends it only with ``rolling``.  "as before"
+keeps what an earlier step decided (a ``destroy()`` or ``regenerate()`` left a
+cookie to clear).  Finally, a cookie signed by an older secret is re-sent,
+re-signed, whenever nothing else sends it.
+
+Writes to a *stored* session are always conditional on its record still
+existing (``touch``, ``save_changes``); only a *new* one is created
+unconditionally, and a *gone* one is never written: a request that learns its
+session was destroyed elsewhere (a logout) cannot bring it back.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import NamedTuple
+
+__all__ = ["Cookie", "Facts", "Plan", "Rules", "Stage", "Write", "decide"]
+
+
+class Stage(enum.Enum):
+    """Where a session is in its life; owned by :class:`~tornado_sessions.session.Session`."""
+
+    #: Never stored (a first visit, or just regenerated or destroyed): written unconditionally.
+    NEW = "new"
+    #: Its record exists in the store: written only conditionally on that.
+    STORED = "stored"
+    #: Its record was found gone by a conditional write: never written again.
+    GONE = "gone"
+    #: The response is finished: nothing can change any more.
+    FINISHED = "finished"
+
+
+class Write(enum.Enum):
+    """The store call of a commit."""
+
+    NONE = "none"
+    #: ``store.save``: the whole record, unconditionally (a new session only).
+    CREATE = "create"
+    #: ``store.save_changes`` with the keys this request changed.
+    UPDATE = "update"
+    #: ``store.save_changes`` with every key (``save()``, ``resave``).
+    UPDATE_ALL = "update_all"
+    #: ``store.touch``: the expiry only.
+    TOUCH = "touch"
+    #: ``store.destroy`` (``unset="destroy"``).
+    DESTROY = "destroy"
+
+
+class Cookie(enum.Enum):
+    """What the response tells the browser about the session cookie."""
+
+    KEEP = "keep"
+    SET = "set"
+    CLEAR = "clear"
+
+
+class Rules(NamedTuple):
+    """The options :func:`decide` reads (see ``SessionOptions``)."""
+
+    save_uninitialized: bool
+    resave: bool
+    rolling: bool
+    unset_destroy: bool
+    touch_after: float
+
+
+class Facts(NamedTuple):
+    """A session's state at commit time, as :func:`decide` needs it."""
+
+    stage: Stage
+    #: A key was set, deleted or changed in place.
+    changed: bool
+    #: ``set_max_age()`` was called, or the owner changed.
+    meta_changed: bool
+    #: The session holds no keys now.
+    empty: bool
+    #: The record held keys when it was loaded (``unset="destroy"`` needs both).
+    had_data: bool
+    #: ``save()``: write now, every key.
+    forced: bool
+    #: ``touch()`` was called.
+    touch_requested: bool
+    #: The cookie carries ``Max-Age`` (not a browser-session cookie).
+    persistent: bool
+    #: What an earlier step decided for the cookie (``destroy()`` leaves CLEAR).
+    cookie: Cookie
+    #: The cookie was verified by an older secret: re-sign it.
+    resign: bool
+    #: The stored record's expiry (0 for a new session).
+    expires_at: float
+    #: The expiry a write now would give.
+    next_expiry: float
+
+
+class Plan(NamedTuple):
+    """The outcome: one store call and one cookie decision."""
+
+    write: Write
+    cookie: Cookie
+
+
+def decide(facts: Facts, rules: Rules) -> Plan:
+    """The commit for ``facts`` under ``rules``; see the table in the module docstring."""
+    plan = _decide(facts, rules)
+    if plan.cookie is Cookie.KEEP and facts.resign and facts.stage is Stage.STORED:
+        return Plan(plan.write, Cookie.SET)
+    return plan
+
+
+def _decide(facts: Facts, rules: Rules) -> Plan:
+    stage = facts.stage
+    if stage is Stage.GONE:
+        return Plan(Write.NONE, Cookie.CLEAR)
+    if stage is Stage.NEW:
+        if facts.forced or not facts.empty or facts.meta_changed or rules.save_uninitialized:
+            return Plan(Write.CREATE, Cookie.SET)
+        return Plan(Write.NONE, facts.cookie)
+    if stage is not Stage.STORED:
+        raise ValueError(f"no commit for a session in stage {stage.value!r}")
+    if rules.unset_destroy and facts.empty and facts.had_data:
+        return Plan(Write.DESTROY, Cookie.CLEAR)
+    refresh = Cookie.SET if facts.persistent or rules.rolling else Cookie.KEEP
+    if facts.meta_changed:
+        refresh = Cookie.SET
+    if facts.forced or rules.resave:
+        return Plan(Write.UPDATE_ALL, refresh)
+    if facts.changed or facts.meta_changed:
+        return Plan(Write.UPDATE, refresh)
+    moved = facts.next_expiry - facts.expires_at
+    if facts.touch_requested or (moved > 0 and moved >= rules.touch_after):
+        return Plan(Write.TOUCH, refresh)
+    return Plan(Write.NONE, Cookie.SET if rules.rolling else Cookie.KEEP)
