@@ -11,7 +11,7 @@ from typing import Any
 
 import tornado.web
 
-from tornado_sessions import SessionMixin
+from tornado_sessions import SessionFinishedError, SessionMixin
 
 
 class _Base(SessionMixin, tornado.web.RequestHandler):
@@ -38,11 +38,17 @@ class Set(_Base):
 
 
 class Put(_Base):
-    """Sets keys without reading any: ``/put?k=v``."""
+    """Sets keys without reading any: ``/put?k=v`` (or POSTed form fields)."""
 
     async def get(self) -> None:
         session = await self.get_session()
         for key, values in self.request.query_arguments.items():
+            session[key] = values[-1].decode()
+        self.write("ok")
+
+    async def post(self) -> None:
+        session = await self.get_session()
+        for key, values in self.request.body_arguments.items():
             session[key] = values[-1].decode()
         self.write("ok")
 
@@ -176,6 +182,30 @@ class Redirect(_Base):
         self.redirect("/get")
 
 
+#: What ``/after-finish`` saw when it used its session after finish().
+AFTER_FINISH: list[str] = []
+
+
+class AfterFinish(_Base):
+    """Finishes the response, then uses the session: ``?what=get_session`` or ``?what=set``."""
+
+    async def get(self) -> None:
+        what = self.get_argument("what")
+        if what == "set":
+            session = await self.get_session()
+            session["before"] = "1"
+        await self.finish("done")
+        try:
+            if what == "get_session":
+                await self.get_session()
+            else:
+                self.session["after"] = "2"
+        except SessionFinishedError as exc:
+            AFTER_FINISH.append(str(exc))
+        else:
+            AFTER_FINISH.append("no error")
+
+
 class Fail(_Base):
     async def get(self) -> None:
         session = await self.get_session()
@@ -204,4 +234,5 @@ HANDLERS: list[Any] = [
     (r"/unserializable", Unserializable),
     (r"/redirect", Redirect),
     (r"/fail", Fail),
+    (r"/after-finish", AfterFinish),
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -150,3 +151,60 @@ async def test_close_sessions_closes_the_store_and_is_safe_before_first_use() ->
     await close_sessions(app)
     await close_sessions(app)
     assert ClosableStore.closed == 1
+
+
+class Broken:
+    """An observer that fails after every successful write."""
+
+    @hookimpl
+    def tornado_sessions_session_saved(self, session: Session, handler: Any) -> None:
+        raise RuntimeError("metrics backend down")
+
+
+@pytest.mark.gen_test
+async def test_an_observer_that_raises_never_fails_the_request(
+    client: Client, store: CountingStore, recorder: Recorder, caplog: pytest.LogCaptureFixture
+) -> None:
+    broken = Broken()
+    manager = get_plugin_manager()
+    manager.register(broken)
+    try:
+        response = await client.fetch("/set?a=1")
+    finally:
+        manager.unregister(broken)
+    assert response.code == 200 and response.cookie is not None  # the cookie went out
+    assert (await client.fetch("/get")).json()["data"] == {"a": "1"}  # the record is usable
+    assert "metrics backend down" in caplog.text and "the request goes on" in caplog.text
+    assert ("saved", "/set") in recorder.events  # the other observers still ran
+
+
+class AsyncObserver:
+    """An ``async def`` observer: runs in its own task, never holding the response."""
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+        self.seen: list[str] = []
+
+    @hookimpl
+    async def tornado_sessions_session_saved(self, session: Session, handler: Any) -> None:
+        await self.release.wait()
+        self.seen.append(session.id)
+
+
+@pytest.mark.gen_test
+async def test_an_async_observer_runs_without_holding_the_response(
+    client: Client, store: CountingStore, app: Any
+) -> None:
+    observer = AsyncObserver()
+    manager = get_plugin_manager()
+    manager.register(observer)
+    try:
+        response = await client.fetch("/set?a=1")  # answered while the observer still waits
+        assert response.code == 200 and observer.seen == []
+        observer.release.set()
+        from tornado_sessions import close_sessions
+
+        await close_sessions(app)  # waits for the observers still running
+        assert len(observer.seen) == 1
+    finally:
+        manager.unregister(observer)

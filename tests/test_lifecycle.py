@@ -211,3 +211,21 @@ async def test_a_concurrent_logout_is_not_undone_by_a_request_still_running(
     assert await store.count() == 0  # the slow request's write did not resurrect it
     assert response.cookie is not None and response.cookie["max-age"] == "0"
     assert (await client.fetch("/get", cookie=cookie)).json()["data"] == {}
+
+
+@pytest.mark.gen_test
+@pytest.mark.parametrize("what", ["get_session", "set"])
+async def test_using_the_session_after_finish_raises_instead_of_losing_the_change(
+    client: Client, store: CountingStore, what: str
+) -> None:
+    from tests.handlers import AFTER_FINISH
+
+    AFTER_FINISH.clear()
+    response = await client.fetch(f"/after-finish?what={what}")
+    assert response.code == 200 and response.body == b"done"
+    (outcome,) = AFTER_FINISH
+    assert "the response is finished" in outcome
+    for record in store._records.values():
+        assert "after" not in record.fields
+    if what == "set":
+        assert (await client.fetch("/get")).json()["data"] == {"before": "1"}

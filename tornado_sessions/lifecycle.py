@@ -3,7 +3,7 @@
 ``regenerate()``, ``destroy()``, ``reload()`` and ``save()`` change the session at
 once and reach the store through this object, the
 :class:`~tornado_sessions.session.SessionIO` of one request: new ids from the
-runtime's signer, records read and checked by :mod:`tornado_sessions.records`,
+runtime's signer, records read and checked by :mod:`tornado_sessions.record_checks`,
 deletions through :meth:`SessionRuntime.call
 <tornado_sessions.runtime.SessionRuntime.call>`, and ``save()`` through the same
 commit as the end of the response.
@@ -16,7 +16,7 @@ import time
 
 from .commit import commit
 from .ids import log_id
-from .records import read_record
+from .record_checks import read_record
 from .runtime import SessionRuntime
 from .serializers import Serializer
 from .session import LoadedRecord, Session

@@ -10,7 +10,7 @@
    copies a sibling domain may have set;
 3. verify the signature (cached for values seen before).  Bad: a fresh session,
    no store call;
-4. read and check the record (:mod:`tornado_sessions.records`).  Absent, expired
+4. read and check the record (:mod:`tornado_sessions.record_checks`).  Absent, expired
    or corrupt: a fresh session;
 5. otherwise the stored session, its values still undecoded.
 
@@ -25,7 +25,7 @@ from typing import Any
 
 from .cookies import read_cookie
 from .lifecycle import Lifecycle
-from .records import read_record
+from .record_checks import read_record
 from .runtime import SessionRuntime
 from .session import Session
 

@@ -52,7 +52,7 @@ _NO_CHANGES = Changes()
 
 
 class LoadedRecord(NamedTuple):
-    """A record that passed the core's checks, with its meta read (see ``records``)."""
+    """A record that passed the core's checks, with its meta read (see ``record_checks``)."""
 
     fields: Mapping[str, bytes]
     meta: Meta

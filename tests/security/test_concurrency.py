@@ -64,7 +64,8 @@ class Gate:
 
 class Gated(SessionMixin, tornado.web.RequestHandler):
     """Loads, sets the query arguments (but ``name`` and ``op``), waits at the gate, then
-    optionally destroys (``op=destroy``) or regenerates (``op=regenerate``)."""
+    optionally destroys (``op=destroy``), regenerates (``op=regenerate``), streams the
+    response's start (``op=flush``) or saves at once (``op=save``)."""
 
     async def get(self) -> None:
         gate: Gate = self.settings["gate"]
@@ -79,6 +80,12 @@ class Gated(SessionMixin, tornado.web.RequestHandler):
         elif op == "regenerate":
             await session.regenerate()
             session["user"] = "alice"
+        elif op == "flush":
+            self.write("streaming;")
+            await self.flush()
+            session["late"] = "1"
+        elif op == "save":
+            await session.save()
         self.write({"id": session.id, "new": session.is_new, "data": dict(session)})
 
 
@@ -303,6 +310,41 @@ async def test_a_request_running_during_logout_cannot_bring_the_session_back(
     assert replies["logout"].clears_cookie
     assert replies["slow"].status == 200
     assert replies["slow"].clears_cookie  # its delta found no record: cookie dropped
+    after = (await client.get("/peek", cookie=cookie)).json
+    assert after["new"] is True and after["data"] == {}
+
+
+@pytest.mark.gen_test
+@pytest.mark.parametrize("store", _delta_stores(), indirect=True)
+@pytest.mark.parametrize("op", ["flush", "save"])
+@pytest.mark.parametrize(
+    "session_options", [{}, {"resave": True}, {"touch_after": 0}], indirect=True
+)
+async def test_a_request_that_streams_or_saves_during_logout_cannot_bring_it_back(
+    client: Any, gate: Gate, store: Store | str, session_options: SessionOptions, op: str
+) -> None:
+    # The first commit (the flush's, or save()'s) finds the record gone; the commit at
+    # finish() must not then write it back as if it were new.
+    cookie = await _start_session(client, user="alice")
+    replies = await _round(
+        client, gate, cookie, {"logout": "op=destroy", "slow": f"op={op}&k=1"}, ["logout", "slow"]
+    )
+    assert replies["slow"].status == 200
+    assert replies["slow"].session_cookie is None  # the old cookie is never re-sent
+    after = (await client.get("/peek", cookie=cookie)).json
+    assert after["new"] is True and after["data"] == {}, f"logout undone by {op}"
+
+
+@pytest.mark.gen_test
+@pytest.mark.parametrize("store", _delta_stores(), indirect=True)
+@pytest.mark.parametrize("session_options", [{"touch_after": 0}], indirect=True)
+async def test_a_read_only_streaming_request_during_logout_cannot_bring_it_back(
+    client: Any, gate: Gate, store: Store | str, session_options: SessionOptions
+) -> None:
+    cookie = await _start_session(client, user="alice")
+    await _round(
+        client, gate, cookie, {"logout": "op=destroy", "slow": "op=flush"}, ["logout", "slow"]
+    )
     after = (await client.get("/peek", cookie=cookie)).json
     assert after["new"] is True and after["data"] == {}
 

@@ -27,7 +27,7 @@ from typing import Any
 import msgpack
 import pytest
 
-from tornado_sessions import Record, SessionOptions
+from tornado_sessions import CorruptRecordError, MemoryStore, Record, SessionOptions
 from tornado_sessions.meta import Meta, pack_meta
 
 SESSION_ID = "H" * 43
@@ -307,13 +307,96 @@ def test_hostile_payload_table_is_really_hostile() -> None:
     # Guard against a payload that decodes fine (then the tests above prove nothing).
     from tornado_sessions.serializers import JSONSerializer, MsgpackSerializer
 
+    # (Payloads over the record-size cap are refused whole before decoding; on their
+    # own, they fail a serializer given the same cap.)
     for name, data in HOSTILE_MSGPACK.items():
         if name.startswith("deep_"):
             continue  # decoded in a subprocess by the fixture
         with pytest.raises(ValueError):
-            MsgpackSerializer().loads(data)
+            MsgpackSerializer(max_bytes=1 << 20).loads(data)
     for name, data in HOSTILE_JSON.items():
         if name == "deep_nesting":
             continue
         with pytest.raises(ValueError):
-            JSONSerializer().loads(data)
+            JSONSerializer(max_bytes=1 << 20).loads(data)
+
+
+# -- records the store cannot read ---------------------------------------------------
+
+
+class _Shape:
+    """Something a broken or hostile store hands back instead of a valid Record."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+HOSTILE_SHAPES: dict[str, Any] = {
+    "meta_is_an_int": Record({"user": b"\xa5alice"}, 800_000_000, 4e9),  # type: ignore[arg-type]
+    "meta_is_text": Record({}, "meta", 4e9),  # type: ignore[arg-type]
+    "value_is_an_int": Record({"user": 800_000_000}, GOOD_META, 4e9),  # type: ignore[dict-item]
+    "value_is_text": Record({"user": "alice"}, GOOD_META, 4e9),  # type: ignore[dict-item]
+    "name_is_bytes": Record({b"user": b"\xa5alice"}, GOOD_META, 4e9),  # type: ignore[dict-item]
+    "fields_is_a_list": Record([("user", b"x")], GOOD_META, 4e9),  # type: ignore[arg-type]
+    "fields_is_none": Record(None, GOOD_META, 4e9),  # type: ignore[arg-type]
+    "expiry_is_nan": Record({}, GOOD_META, math.nan),
+    "expiry_is_infinite": Record({}, GOOD_META, math.inf),
+    "expiry_is_text": Record({}, GOOD_META, "tomorrow"),  # type: ignore[arg-type]
+    "not_a_record": {"fields": {}, "meta": GOOD_META, "expires_at": 4e9},
+    "store_says_corrupt": CorruptRecordError("WRONGTYPE: the key holds a list"),
+}
+
+
+class PlantingStore(MemoryStore):
+    """Returns (or raises) a planted shape for one key, and records what was destroyed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.planted: dict[str, Any] = {}
+        self.destroyed: list[str] = []
+
+    async def load(self, key: str) -> Any:
+        if key in self.planted:
+            shape = self.planted[key]
+            if isinstance(shape, Exception):
+                raise shape
+            return shape
+        return await super().load(key)
+
+    async def destroy(self, key: str) -> None:
+        self.destroyed.append(key)
+        self.planted.pop(key, None)
+        await super().destroy(key)
+
+
+@pytest.fixture
+def store() -> PlantingStore:
+    """Every test here plants its records in this store (it is a MemoryStore otherwise)."""
+    return PlantingStore()
+
+
+@pytest.mark.gen_test
+@pytest.mark.parametrize("shape", list(HOSTILE_SHAPES))
+async def test_a_record_the_store_cannot_read_is_deleted_and_gives_a_fresh_session(
+    client: Any,
+    store: PlantingStore,
+    sign: Any,
+    key_of: Any,
+    shape: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    key = key_of(SESSION_ID)
+    store.planted[key] = HOSTILE_SHAPES[shape]
+    tracemalloc.start()
+    try:
+        reply = await client.get("/put?y=2", cookie=sign(SESSION_ID), request_timeout=3)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    _assert_fresh_and_logged(reply, caplog)
+    assert reply.json["data"] == {"y": "2"}
+    assert store.destroyed == [key] and key not in store.planted
+    assert peak < 16 << 20, "an allocation was sized by a number read from the store"
+    # And it stays fixed: the next request with that cookie is simply anonymous.
+    again = await client.get("/peek", cookie=sign(SESSION_ID))
+    assert again.status == 200 and again.json["new"] is True

@@ -59,11 +59,12 @@ def check_record(
     for name, value in fields.items():
         if type(name) is not str or not isinstance(value, bytes):
             raise CorruptRecordError("record field of the wrong type")
-        size += (len(name) if name.isascii() else len(name.encode("utf-8", "surrogatepass"))) + len(
-            value
-        )
+        size += len(name) if name.isascii() else len(name.encode("utf-8", "surrogatepass"))
+        size += len(value)
         if size > max_bytes:
-            raise CorruptRecordError(f"record larger than max_record_bytes={max_bytes}")
+            break
+    if size > max_bytes:
+        raise CorruptRecordError(f"record larger than max_record_bytes={max_bytes}")
     if type(expires_at) not in (float, int) or not math.isfinite(expires_at):
         raise CorruptRecordError("record expiry is not a finite number")
     if expires_at <= now:
