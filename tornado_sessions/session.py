@@ -42,7 +42,10 @@ from .meta import MAX_LIFETIME, Meta, pack_meta
 from .record import Changes
 from .serializers import Serializer
 
-__all__ = ["LoadedRecord", "Session", "SessionIO"]
+__all__ = ["FLASH_KEY", "LoadedRecord", "Session", "SessionIO"]
+
+#: The session key flash messages are kept under (see :meth:`Session.flash`).
+FLASH_KEY = "_flashes"
 
 _MUTABLE = (list, dict, set, bytearray)
 #: Stands in ``Session._values`` for a loaded value not decoded yet.
@@ -291,6 +294,44 @@ class Session(MutableMapping[str, Any]):
         if self._stage is Stage.NEW or not self.expires_at:
             return None
         return max(0.0, self.expires_at - time.time())
+
+    # -- flash messages ---------------------------------------------------------
+
+    def flash(self, message: str, category: str = "info") -> None:
+        """Keep ``message`` for the next page that calls :meth:`flashes` (read once).
+
+        The connect-flash / Django messages / Flask ``flash`` idiom: set it before a
+        redirect, show it on the page the redirect leads to.  Messages live in the
+        session under the key :data:`FLASH_KEY`, like any other key (so they are
+        written with the session, and only a session that is saved keeps them).
+        """
+        pending = self.get(FLASH_KEY)
+        messages = list(pending) if isinstance(pending, list) else []
+        messages.append([str(category), str(message)])
+        self[FLASH_KEY] = messages
+
+    def flashes(self, category: str | None = None) -> list[tuple[str, str]]:
+        """The flashed ``(category, message)`` pairs, oldest first, removed once read.
+
+        With ``category``, only those of that category are returned (and removed).
+        """
+        if FLASH_KEY not in self:
+            return []
+        stored = self[FLASH_KEY]
+        pairs = [
+            (str(item[0]), str(item[1]))
+            for item in (stored if isinstance(stored, list) else [])
+            if isinstance(item, list) and len(item) == 2
+        ]
+        if category is None:
+            del self[FLASH_KEY]
+            return pairs
+        kept = [[c, m] for c, m in pairs if c != category]
+        if kept:
+            self[FLASH_KEY] = kept
+        else:
+            del self[FLASH_KEY]
+        return [(c, m) for c, m in pairs if c == category]
 
     # -- lifecycle --------------------------------------------------------------
 

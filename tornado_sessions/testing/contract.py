@@ -32,8 +32,8 @@ from contextlib import asynccontextmanager
 
 import pytest
 
-from .record import Changes, Record
-from .stores.base import Store
+from ..record import Changes, Record
+from ..stores.base import Store
 
 __all__ = ["StoreContract", "record"]
 
