@@ -7,7 +7,10 @@ A store never sees session values as Python objects.  It sees, for one store key
 - ``meta``: a few bytes the core owns (creation time, per-session lifetime).  A
   store saves them and gives them back untouched;
 - ``expires_at``: the Unix time (seconds, float) after which the record must no
-  longer be returned.  Stores map it to their own expiry (a TTL, a date column).
+  longer be returned.  Stores map it to their own expiry (a TTL, a date column);
+- ``owner``: who the session belongs to (``Session.owner``, already hashed by the
+  core when ``hash_ids`` is on), or ``None``.  Only a store that offers the
+  ``owner_sessions`` capability indexes it; others ignore it.
 
 :func:`record_size` is the one definition of a record's size, which
 ``SessionOptions.max_record_bytes`` bounds: the same function is applied to what
@@ -22,8 +25,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import NamedTuple
 
-__all__ = ["Changes", "Record", "apply_changes", "record_size"]
+__all__ = ["Changes", "OwnedSession", "Record", "apply_changes", "record_size"]
 
 _EMPTY: Mapping[str, bytes] = MappingProxyType({})
 
@@ -50,6 +54,7 @@ class Record:
     fields: Mapping[str, bytes]
     meta: bytes
     expires_at: float
+    owner: str | None = None
 
     def size(self) -> int:
         """:func:`record_size` of this record."""
@@ -63,10 +68,13 @@ class Changes:
     ``updated`` holds the new bytes of every key that was set (or mutated in
     place); ``deleted`` the keys that were removed.  A name is never in both: the
     constructor refuses it, so a store never has to decide which one wins.
+    ``owner`` is the session's owner after the write (whether or not it changed),
+    for stores that index owners.
     """
 
     updated: Mapping[str, bytes] = field(default_factory=lambda: _EMPTY)
     deleted: frozenset[str] = frozenset()
+    owner: str | None = None
 
     def __post_init__(self) -> None:
         if self.deleted and not self.deleted.isdisjoint(self.updated):
@@ -75,6 +83,14 @@ class Changes:
 
     def __bool__(self) -> bool:
         return bool(self.updated or self.deleted)
+
+
+class OwnedSession(NamedTuple):
+    """One live session of an owner, as ``Store.owner_sessions`` lists it."""
+
+    key: str
+    meta: bytes
+    expires_at: float
 
 
 def apply_changes(fields: Mapping[str, bytes], changes: Changes) -> dict[str, bytes]:

@@ -43,6 +43,12 @@ Optional methods (``capabilities`` names those a store class overrides):
 - ``await purge_expired() -> int``: delete expired records, returning how many, for
   backends without native expiry (SQL tables, files).  Nobody calls it on a timer
   unless the store starts one itself; the command line's ``purge`` calls it.
+- ``await owner_sessions(owner) -> list[OwnedSession]``: the live sessions whose
+  record carries ``owner`` (``Record.owner`` at ``save``, ``Changes.owner`` at
+  ``save_changes``), from an index, at a cost proportional to that owner's sessions,
+  never a scan.  Expired sessions are never listed (an index may drop them lazily);
+  ``destroy`` removes a session from the index.  Without it, "log out everywhere"
+  and ``max_sessions_per_owner`` raise a ``ConfigurationError`` naming the store.
 - ``await clear()``, ``await count() -> int``, ``keys() -> AsyncIterator[str]``:
   administration.  ``keys`` is a plain method returning an async iterator (write it
   as an ``async def`` generator); it and ``count`` skip expired records.
@@ -72,7 +78,7 @@ import abc
 from collections.abc import AsyncIterator
 from typing import ClassVar
 
-from ..record import Changes, Record, apply_changes
+from ..record import Changes, OwnedSession, Record, apply_changes
 
 __all__ = ["OPTIONAL_METHODS", "Store"]
 
@@ -83,6 +89,7 @@ OPTIONAL_METHODS = (
     "touch",
     "save_changes",
     "purge_expired",
+    "owner_sessions",
     "clear",
     "count",
     "keys",
@@ -138,7 +145,7 @@ class Store(abc.ABC):
         record = await self.load(key)
         if record is None:
             return False
-        await self.save(key, Record(record.fields, record.meta, expires_at))
+        await self.save(key, Record(record.fields, record.meta, expires_at, record.owner))
         return True
 
     async def save_changes(
@@ -151,7 +158,8 @@ class Store(abc.ABC):
         record = await self.load(key)
         if record is None:
             return False
-        await self.save(key, Record(apply_changes(record.fields, changes), meta, expires_at))
+        fields = apply_changes(record.fields, changes)
+        await self.save(key, Record(fields, meta, expires_at, changes.owner))
         return True
 
     # -- optional ---------------------------------------------------------------
@@ -164,6 +172,10 @@ class Store(abc.ABC):
 
     async def purge_expired(self) -> int:
         """Delete the records whose expiry has passed; return how many were deleted."""
+        raise NotImplementedError
+
+    async def owner_sessions(self, owner: str) -> list[OwnedSession]:
+        """The live sessions of ``owner``, from an index (see the module docstring)."""
         raise NotImplementedError
 
     async def clear(self) -> None:

@@ -31,7 +31,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 
 from ..errors import ConfigurationError
-from ..record import Changes, Record
+from ..record import Changes, OwnedSession, Record, apply_changes
 from .base import Store
 
 __all__ = ["MemoryStore"]
@@ -62,6 +62,8 @@ class MemoryStore(Store):
         self._records: OrderedDict[str, Record] = OrderedDict()
         self._deadlines: list[tuple[float, str]] = []
         self._next_sweep = 0.0
+        #: owner -> the keys of their sessions (kept in step with ``_records``)
+        self._owners: dict[str, set[str]] = {}
         #: How many records were dropped to stay within ``max_entries``.
         self.evictions = 0
 
@@ -70,17 +72,34 @@ class MemoryStore(Store):
         if record is None:
             return None
         if record.expires_at <= now:
-            del self._records[key]
+            self._remove(key)
             return None
         return record
 
+    def _remove(self, key: str) -> None:
+        record = self._records.pop(key, None)
+        if record is not None and record.owner is not None:
+            self._unindex(key, record.owner)
+
+    def _unindex(self, key: str, owner: str) -> None:
+        keys = self._owners.get(owner)
+        if keys is not None:
+            keys.discard(key)
+            if not keys:
+                del self._owners[owner]
+
     def _put(self, key: str, record: Record, now: float) -> None:
         records = self._records
+        previous = records.get(key)
+        if previous is not None and previous.owner is not None and previous.owner != record.owner:
+            self._unindex(key, previous.owner)
+        if record.owner is not None:
+            self._owners.setdefault(record.owner, set()).add(key)
         records[key] = record
         records.move_to_end(key)
         heapq.heappush(self._deadlines, (record.expires_at, key))
         while len(records) > self.max_entries:
-            records.popitem(last=False)
+            self._remove(next(iter(records)))
             self.evictions += 1
         if now >= self._next_sweep:
             self._sweep(now)
@@ -92,7 +111,7 @@ class MemoryStore(Store):
             _, key = heapq.heappop(deadlines)
             record = records.get(key)
             if record is not None and record.expires_at <= now:
-                del records[key]
+                self._remove(key)
         if len(deadlines) > 2 * len(records) + 1024:
             self._deadlines = [(r.expires_at, k) for k, r in records.items()]
             heapq.heapify(self._deadlines)
@@ -107,14 +126,14 @@ class MemoryStore(Store):
         self._put(key, record, self._clock())
 
     async def destroy(self, key: str) -> None:
-        self._records.pop(key, None)
+        self._remove(key)
 
     async def touch(self, key: str, expires_at: float) -> bool:
         now = self._clock()
         record = self._live(key, now)
         if record is None:
             return False
-        self._put(key, Record(record.fields, record.meta, expires_at), now)
+        self._put(key, Record(record.fields, record.meta, expires_at, record.owner), now)
         return True
 
     async def save_changes(
@@ -124,12 +143,18 @@ class MemoryStore(Store):
         record = self._live(key, now)
         if record is None:
             return False
-        fields = dict(record.fields)
-        fields.update(changes.updated)
-        for name in changes.deleted:
-            fields.pop(name, None)
-        self._put(key, Record(fields, meta, expires_at), now)
+        fields = apply_changes(record.fields, changes)
+        self._put(key, Record(fields, meta, expires_at, changes.owner), now)
         return True
+
+    async def owner_sessions(self, owner: str) -> list[OwnedSession]:
+        now = self._clock()
+        found = []
+        for key in list(self._owners.get(owner, ())):
+            record = self._live(key, now)
+            if record is not None:
+                found.append(OwnedSession(key, record.meta, record.expires_at))
+        return found
 
     async def purge_expired(self) -> int:
         before = len(self._records)
@@ -140,6 +165,7 @@ class MemoryStore(Store):
     async def clear(self) -> None:
         self._records.clear()
         self._deadlines.clear()
+        self._owners.clear()
 
     async def count(self) -> int:
         self._sweep(self._clock())
