@@ -145,7 +145,11 @@ async def run_write(runtime: SessionRuntime, pending: PendingWrite) -> None:
     created = session.stage is Stage.NEW
     session.wrote(pending.fields, pending.expires_at)
     session.decide_cookie(pending.cookie)
-    if write is not Write.TOUCH:
+    if write is Write.TOUCH:
+        runtime.observers.notify(
+            "tornado_sessions_session_touched", session=session, handler=handler
+        )
+    else:
         if created:
             runtime.observers.notify(
                 "tornado_sessions_session_created", session=session, handler=handler

@@ -95,6 +95,26 @@ def tornado_sessions_session_destroyed(session: Session, handler: Any) -> None:
 
 
 @hookspec
+def tornado_sessions_session_touched(session: Session, handler: Any) -> None:
+    """An unmodified session's expiry was extended (``touch_after`` passed, or ``touch()``)."""
+
+
+@hookspec
+def tornado_sessions_store_call(
+    operation: str, scheme: str, start_ns: int, duration: float, error: BaseException | None
+) -> None:
+    """A store call ended: for latency metrics and trace spans.
+
+    ``operation`` is the store method (``"load"``, ``"save_changes"``...), ``scheme``
+    the store's URL scheme (or its class name for a store given as an instance),
+    ``start_ns`` the wall-clock start (:func:`time.time_ns`), ``duration`` seconds,
+    ``error`` the store's exception, or ``None``.  Called in the context (the task and
+    its context variables) of the request that made the call, so a tracer's current
+    span is the request's.  Never an id or a key.
+    """
+
+
+@hookspec
 def tornado_sessions_store_error(error: BaseException, operation: str, handler: Any) -> None:
     """A store call failed or timed out; ``operation`` is the store method's name."""
 

@@ -20,7 +20,10 @@ import secrets
 
 from .errors import ConfigurationError
 
-__all__ = ["generate_id", "is_valid_id", "log_id", "store_key"]
+__all__ = ["MAX_OWNER_LENGTH", "generate_id", "is_valid_id", "log_id", "owner_key", "store_key"]
+
+#: The longest owner a session may have (``Session.owner``), in characters.
+MAX_OWNER_LENGTH = 128
 
 _ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{22,128}")
 
@@ -50,6 +53,17 @@ def store_key(session_id: str, hashed: bool) -> str:
     if hashed:
         return hashlib.sha256(session_id.encode()).hexdigest()
     return session_id
+
+
+def owner_key(owner: str, hashed: bool) -> str:
+    """The key the store indexes an owner under: SHA-256 of it with ``hash_ids``.
+
+    Hashed, a store dump does not say whose sessions it holds (user ids, emails);
+    the prefix keeps an owner's hash apart from any id's.
+    """
+    if hashed:
+        return hashlib.sha256(b"owner\x00" + owner.encode("utf-8", "surrogatepass")).hexdigest()
+    return owner
 
 
 def log_id(session_id: str) -> str:

@@ -33,6 +33,10 @@ class Observers:
         #: async observers still running (a task must be referenced until it ends)
         self._running: set[asyncio.Future[Any]] = set()
 
+    def caller(self, hook_name: str) -> Any:
+        """pluggy's caller of ``hook_name`` (``get_hookimpls()`` says if anyone listens)."""
+        return getattr(self._hook, hook_name)
+
     def notify(self, hook_name: str, **kwargs: Any) -> None:
         """Call every implementation of ``hook_name`` with ``kwargs``; never raises."""
         implementations = getattr(self._hook, hook_name).get_hookimpls()

@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from .cookies import CookieWriter
 from .decide import Rules
@@ -46,12 +48,14 @@ class SessionRuntime:
     """Everything the requests of one application share; see the module docstring."""
 
     __slots__ = (
+        "_timed",
         "_timeout",
         "cookies",
         "failures",
         "observers",
         "options",
         "rules",
+        "scheme",
         "serializer",
         "store",
         "tokens",
@@ -91,6 +95,13 @@ class SessionRuntime:
             touch_after=options.touch_after,
         )
         self._timeout = None if store.enforces_timeout else options.store_timeout
+        #: the store's URL scheme, or its class name: what observers are told
+        self.scheme = (
+            urlsplit(options.store).scheme.lower()
+            if isinstance(options.store, str)
+            else type(store).__name__
+        )
+        self._timed = observers.caller("tornado_sessions_store_call")
 
     async def call(self, operation: str, awaitable: Awaitable[T], handler: Any) -> T:
         """Await one store call; a failure or timeout becomes :class:`StoreError`.
@@ -99,6 +110,9 @@ class SessionRuntime:
         :class:`~tornado_sessions.errors.CorruptRecordError` passes through: it is
         not a failure of the store but a verdict on what it holds.
         """
+        timed = self._timed.get_hookimpls()
+        if timed:
+            start_ns, started = time.time_ns(), time.perf_counter()
         try:
             if self._timeout is None:
                 result = await awaitable
@@ -113,16 +127,34 @@ class SessionRuntime:
                 f"(store_timeout) on {self.store!r}",
                 operation=operation,
             )
+            if timed:
+                self._report(operation, start_ns, started, exc)
             self._failed(error, exc, handler)
             raise error from exc
         except Exception as exc:
             error = StoreError(
                 f"session store {operation} failed on {self.store!r}: {exc}", operation=operation
             )
+            if timed:
+                self._report(operation, start_ns, started, exc)
             self._failed(error, exc, handler)
             raise error from exc
+        if timed:
+            self._report(operation, start_ns, started, None)
         self.failures.succeeded()
         return result
+
+    def _report(
+        self, operation: str, start_ns: int, started: float, error: BaseException | None
+    ) -> None:
+        self.observers.notify(
+            "tornado_sessions_store_call",
+            operation=operation,
+            scheme=self.scheme,
+            start_ns=start_ns,
+            duration=time.perf_counter() - started,
+            error=error,
+        )
 
     def _failed(self, error: StoreError, cause: BaseException, handler: Any) -> None:
         error.__cause__ = cause
