@@ -122,6 +122,11 @@ class MsgpackSerializer:
             return msgpack.ExtType(
                 _TIMEDELTA, self._pack_nested(depth, [obj.days, obj.seconds, obj.microseconds])
             )
+        if kind is int:  # msgpack's own ints stop at 64 bits; bigger ones come here
+            raise TypeError(
+                f"integer {obj:.3g} is outside msgpack's 64-bit range (-2**63 to 2**64-1): "
+                "store it as a str"
+            )
         raise TypeError(f"unsupported type {kind.__module__}.{kind.__qualname__}")
 
     def _pack_nested(self, depth: int, value: Any) -> bytes:
