@@ -25,7 +25,22 @@ import time
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-from .decide import Cookie, Facts, Stage, Write, decide
+from .decide import (
+    CLEAR,
+    CREATE,
+    DESTROY,
+    NEW,
+    NO_WRITE,
+    SET,
+    STORED,
+    TOUCH,
+    UPDATE,
+    UPDATE_ALL,
+    Cookie,
+    Facts,
+    Write,
+    decide,
+)
 from .errors import SerializationError
 from .expiry import expiry, lifetime, persistent
 from .ids import log_id
@@ -70,7 +85,7 @@ def plan_commit(
         would exceed ``max_record_bytes``; nothing has been written.
     """
     stage = session.stage
-    changes = session.changes() if stage is Stage.NEW or stage is Stage.STORED else _NO_CHANGES
+    changes = session.changes() if stage is NEW or stage is STORED else _NO_CHANGES
     options = runtime.options
     own_max_age = session.own_max_age
     next_expiry = expiry(
@@ -80,30 +95,30 @@ def plan_commit(
         options.absolute_timeout,
     )
     facts = Facts(
-        stage=stage,
-        changed=bool(changes),
-        meta_changed=session.meta_changed,
-        empty=not session.holds_keys,
-        had_data=session.had_data,
-        forced=force,
-        touch_requested=session.touch_requested,
-        persistent=persistent(own_max_age, options.browser_session_cookie),
-        cookie=session.pending_cookie,
-        resign=session.resign,
-        expires_at=session.expires_at,
-        next_expiry=next_expiry,
+        stage,
+        bool(changes),
+        session.meta_changed,
+        not session.holds_keys,
+        session.had_data,
+        force,
+        session.touch_requested,
+        persistent(own_max_age, options.browser_session_cookie),
+        session.pending_cookie,
+        session.resign,
+        session.expires_at,
+        next_expiry,
     )
     write, cookie = decide(facts, runtime.rules)
-    if write is Write.NONE:
+    if write is NO_WRITE:
         session.decide_cookie(cookie)
         return None
     fields = session.loaded_fields
     meta = session.meta_bytes()
-    if write is Write.CREATE or write is Write.UPDATE or write is Write.UPDATE_ALL:
+    if write is CREATE or write is UPDATE or write is UPDATE_ALL:
         if changes:
             fields = apply_changes(fields, changes)
         _check_size(fields, meta, changes, options.max_record_bytes)
-        if write is Write.UPDATE_ALL:
+        if write is UPDATE_ALL:
             changes = Changes(fields, changes.deleted)
     return PendingWrite(session, write, cookie, next_expiry, fields, changes, meta)
 
@@ -115,18 +130,18 @@ async def run_write(runtime: SessionRuntime, pending: PendingWrite) -> None:
     """
     session, write = pending.session, pending.write
     store, handler, key = runtime.store, session.handler, session.key
-    if write is Write.DESTROY:
+    if write is DESTROY:
         await runtime.call("destroy", store.destroy(key), handler)
         session.removed()
         runtime.observers.notify(
             "tornado_sessions_session_destroyed", session=session, handler=handler
         )
         return
-    if write is Write.CREATE:
+    if write is CREATE:
         record = Record(pending.fields, pending.meta, pending.expires_at)
         await runtime.call("save", store.save(key, record), handler)
         applied = True
-    elif write is Write.TOUCH:
+    elif write is TOUCH:
         applied = await runtime.call("touch", store.touch(key, pending.expires_at), handler)
     else:
         applied = await runtime.call(
@@ -142,10 +157,10 @@ async def run_write(runtime: SessionRuntime, pending: PendingWrite) -> None:
         )
         session.found_gone()
         return
-    created = session.stage is Stage.NEW
+    created = session.stage is NEW
     session.wrote(pending.fields, pending.expires_at)
     session.decide_cookie(pending.cookie)
-    if write is Write.TOUCH:
+    if write is TOUCH:
         runtime.observers.notify(
             "tornado_sessions_session_touched", session=session, handler=handler
         )
@@ -165,12 +180,12 @@ def cookie_headers(runtime: SessionRuntime, session: Session, request: Any) -> l
     cookies = runtime.cookies
     headers = cookies.clear_tossed(request) if session.duplicate_cookies else []
     decision = session.pending_cookie
-    if decision is Cookie.SET:
+    if decision is SET:
         max_age = None
         if persistent(session.own_max_age, runtime.options.browser_session_cookie):
             max_age = int(session.expires_at - time.time())
         headers.append(cookies.set(request, runtime.tokens.sign(session.id), max_age=max_age))
-    elif decision is Cookie.CLEAR:
+    elif decision is CLEAR:
         headers.append(cookies.clear(request))
     session.cookie_sent()
     return headers

@@ -56,8 +56,25 @@ def pack_meta(meta: Meta) -> bytes:
     return packed
 
 
+#: Meta bytes read before, and what they said.  A session's meta stays the same bytes
+#: from write to write, so most loads find it here.  A verdict cannot go stale: the
+#: only time-dependent check refuses times in the future, and time only moves on.
+_read: dict[bytes, Meta] = {}
+_READ_CACHE_SIZE = 10_000
+
+
 def unpack_meta(data: bytes, now: float) -> Meta:
     """Read meta bytes; :class:`ValueError` for anything no honest write produces."""
+    meta = _read.get(data)
+    if meta is None:
+        meta = _unpack(data, now)
+        if len(_read) >= _READ_CACHE_SIZE:
+            _read.clear()
+        _read[data] = meta
+    return meta
+
+
+def _unpack(data: bytes, now: float) -> Meta:
     if len(data) > MAX_META_BYTES:
         raise ValueError(f"session meta of {len(data)} bytes (at most {MAX_META_BYTES})")
     try:

@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from tornado.iostream import StreamClosedError
 
 from .commit import PendingWrite, cookie_headers, plan_commit, run_write
-from .decide import Cookie, Stage
+from .decide import CLEAR, FINISHED, SET
 from .errors import (
     ConfigurationError,
     SerializationError,
@@ -207,7 +207,7 @@ class SessionMixin(_HandlerBase):
         """Commit the session, then ``send`` (flush or finish): at once if no store call."""
         session, runtime = self._session, self._session_runtime
         assert session is not None and runtime is not None
-        if session.stage is Stage.FINISHED:  # an earlier commit failed and ended the response
+        if session.stage is FINISHED:  # an earlier commit failed and ended the response
             return _done()
         if self.get_status() >= 500:  # a failed response saves nothing
             return send()
@@ -276,9 +276,7 @@ class SessionMixin(_HandlerBase):
 
     def _warn_if_cookie_changed(self, session: Session) -> None:
         decision = session.pending_cookie
-        if decision is Cookie.CLEAR or (
-            decision is Cookie.SET and session.id != self._session_sent_id
-        ):
+        if decision is CLEAR or (decision is SET and session.id != self._session_sent_id):
             log.warning(
                 "the session cookie changed after the response headers were sent "
                 "(regenerate() or destroy() after flush()); the browser keeps its old "

@@ -53,11 +53,13 @@ def check_record(
     if not isinstance(record, Record):
         raise CorruptRecordError(f"the store returned {type(record).__name__}, not a Record")
     fields, meta_bytes, expires_at = record.fields, record.meta, record.expires_at
-    if not isinstance(fields, Mapping) or not isinstance(meta_bytes, bytes):
-        raise CorruptRecordError("record fields or meta of the wrong type")
+    if type(fields) is not dict and not isinstance(fields, Mapping):
+        raise CorruptRecordError("record fields of the wrong type")
+    if type(meta_bytes) is not bytes and not isinstance(meta_bytes, bytes):
+        raise CorruptRecordError("record meta of the wrong type")
     size = len(meta_bytes)
     for name, value in fields.items():
-        if type(name) is not str or not isinstance(value, bytes):
+        if type(name) is not str or (type(value) is not bytes and not isinstance(value, bytes)):
             raise CorruptRecordError("record field of the wrong type")
         size += len(name) if name.isascii() else len(name.encode("utf-8", "surrogatepass"))
         size += len(value)

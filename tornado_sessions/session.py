@@ -36,7 +36,7 @@ import time
 from collections.abc import Iterator, Mapping, MutableMapping
 from typing import Any, NamedTuple, Protocol
 
-from .decide import Cookie, Stage
+from .decide import CLEAR, FINISHED, GONE, KEEP, NEW, STORED, Cookie, Stage
 from .errors import SerializationError, SessionFinishedError
 from .meta import MAX_LIFETIME, Meta, pack_meta
 from .record import Changes
@@ -151,7 +151,7 @@ class Session(MutableMapping[str, Any]):
         #: store keys of the other validly signed cookies the request carried
         self._duplicates = duplicates
         self._duplicate_keys = duplicate_keys
-        self._cookie = Cookie.KEEP
+        self._cookie = KEEP
         self._destroyed = False
         self._updated: set[str] = set()
         self._deleted: set[str] = set()
@@ -164,7 +164,7 @@ class Session(MutableMapping[str, Any]):
             self._adopt(record)
 
     def _start_empty(self, now: float) -> None:
-        self._stage = Stage.NEW
+        self._stage = NEW
         self._values: dict[str, Any] = {}
         self._undecoded = 0
         self._loaded: Mapping[str, bytes] = {}
@@ -178,7 +178,7 @@ class Session(MutableMapping[str, Any]):
 
     def _adopt(self, record: LoadedRecord) -> None:
         fields = record.fields
-        self._stage = Stage.STORED
+        self._stage = STORED
         self._values = dict.fromkeys(fields, _UNDECODED)
         self._undecoded = len(fields)
         self._loaded = fields
@@ -202,7 +202,7 @@ class Session(MutableMapping[str, Any]):
         return value
 
     def __setitem__(self, key: str, value: Any) -> None:
-        if self._stage is Stage.FINISHED:
+        if self._stage is FINISHED:
             self._refuse("set a key of")
         if type(key) is not str:
             raise TypeError(f"session keys must be str, not {type(key).__name__}")
@@ -213,7 +213,7 @@ class Session(MutableMapping[str, Any]):
         self._deleted.discard(key)
 
     def __delitem__(self, key: str) -> None:
-        if self._stage is Stage.FINISHED:
+        if self._stage is FINISHED:
             self._refuse("delete a key of")
         if self._values.pop(key) is _UNDECODED:
             self._undecoded -= 1
@@ -277,7 +277,7 @@ class Session(MutableMapping[str, Any]):
     @property
     def is_new(self) -> bool:
         """True until the session has been stored; ``regenerate()`` makes it new again."""
-        return self._stage is Stage.NEW
+        return self._stage is NEW
 
     @property
     def modified(self) -> bool:
@@ -291,7 +291,7 @@ class Session(MutableMapping[str, Any]):
         Like express-session's ``req.session.cookie.maxAge``.  A write or a touch at
         the end of the request moves it forward.
         """
-        if self._stage is Stage.NEW or not self.expires_at:
+        if self._stage is NEW or not self.expires_at:
             return None
         return max(0.0, self.expires_at - time.time())
 
@@ -373,16 +373,16 @@ class Session(MutableMapping[str, Any]):
         """
         self._check_open("regenerate")
         await self._delete_records()
-        if self._stage is Stage.GONE:
+        if self._stage is GONE:
             self._values, self._loaded, self._undecoded = {}, {}, 0
             self._updated.clear()
             self._deleted.clear()
             self._read.clear()
         self.id, self.key = self._io.new_identity()
-        self._stage = Stage.NEW
+        self._stage = NEW
         self._issued_at = time.time()
         self._meta_bytes = None
-        self._cookie = Cookie.CLEAR  # the old id is dead; a new cookie replaces it if written
+        self._cookie = CLEAR  # the old id is dead; a new cookie replaces it if written
 
     async def destroy(self) -> None:
         """Delete the session now; the response clears the cookie.
@@ -402,7 +402,7 @@ class Session(MutableMapping[str, Any]):
         a new, empty one.
         """
         self._check_open("reload")
-        record = await self._io.fetch(self) if self._stage is Stage.STORED else None
+        record = await self._io.fetch(self) if self._stage is STORED else None
         self._updated.clear()
         self._deleted.clear()
         self._read.clear()
@@ -425,7 +425,7 @@ class Session(MutableMapping[str, Any]):
 
     async def _delete_records(self) -> None:
         keys = self._duplicate_keys
-        if self._stage is Stage.STORED:
+        if self._stage is STORED:
             keys = (self.key, *keys)
         if keys:
             await self._io.delete(self, keys)
@@ -440,10 +440,10 @@ class Session(MutableMapping[str, Any]):
         self._touch_requested = False
         self._meta_changed = False
         self._start_empty(time.time())
-        self._cookie = Cookie.CLEAR
+        self._cookie = CLEAR
 
     def _check_open(self, action: str) -> None:
-        if self._stage is Stage.FINISHED:
+        if self._stage is FINISHED:
             self._refuse(action)
 
     def _refuse(self, action: str) -> None:
@@ -551,7 +551,7 @@ class Session(MutableMapping[str, Any]):
 
     def wrote(self, fields: Mapping[str, bytes], expires_at: float) -> None:
         """The commit's write succeeded: ``fields`` is now exactly what the store holds."""
-        self._stage = Stage.STORED
+        self._stage = STORED
         self._loaded = fields
         self.expires_at = expires_at
         self._updated.clear()
@@ -562,27 +562,27 @@ class Session(MutableMapping[str, Any]):
 
     def found_gone(self) -> None:
         """A conditional write found the record missing: nothing more is written."""
-        self._stage = Stage.GONE
-        self._cookie = Cookie.CLEAR
+        self._stage = GONE
+        self._cookie = CLEAR
 
     def removed(self) -> None:
         """The commit destroyed the record (``unset="destroy"``)."""
-        self._stage = Stage.GONE
-        self._cookie = Cookie.CLEAR
+        self._stage = GONE
+        self._cookie = CLEAR
 
     def decide_cookie(self, cookie: Cookie) -> None:
         """Record the commit's cookie decision (``KEEP`` leaves the earlier one)."""
-        if cookie is not Cookie.KEEP:
+        if cookie is not KEEP:
             self._cookie = cookie
 
     def cookie_sent(self) -> None:
         """The response carried the cookie decision: nothing is pending any more."""
-        self._cookie = Cookie.KEEP
+        self._cookie = KEEP
         self._resign = False
 
     def finish(self) -> None:
         """The response is done: refuse changes, and let go of the handler."""
-        self._stage = Stage.FINISHED
+        self._stage = FINISHED
         self._handler = None
 
 
