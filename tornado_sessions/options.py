@@ -54,17 +54,40 @@ MAX_STORE_TIMEOUT = 300.0
 MAX_RECORD_LIMIT = 64 << 20
 
 
+#: Query options whose values are secrets, whatever the store (``?password=``, ...).
+_SECRET_QUERY_KEYS = frozenset({"password", "pass", "pwd", "secret", "token", "auth"})
+
+
+def _seconds(limit: float) -> str:
+    """A limit in words: ``315360000 seconds (10 years)``, ``300 seconds``."""
+    years = limit / (365 * DAY)
+    if years >= 1 and years.is_integer():
+        return f"{limit:.0f} seconds ({years:.0f} years)"
+    return f"{limit:.10g} seconds"
+
+
 def redact_url(url: str) -> str:
-    """``url`` with any password replaced by ``***`` (for logs and ``repr``)."""
+    """``url`` with any password replaced by ``***`` (for logs and ``repr``).
+
+    Both places a URL can carry one are redacted: the userinfo
+    (``redis://user:pw@host``) and secret-looking query options (``?password=pw``).
+    """
     try:
         parts = urlsplit(url)
     except ValueError:
         return "<unparsable URL>"
-    if parts.password is None:
-        return url
-    userinfo, _, host = parts.netloc.rpartition("@")
-    user = userinfo.split(":", 1)[0]
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+    if parts.password is not None:
+        userinfo, _, host = parts.netloc.rpartition("@")
+        user = userinfo.split(":", 1)[0]
+        parts = parts._replace(netloc=f"{user}:***@{host}")
+    if parts.query:
+        pairs = [pair.partition("=") for pair in parts.query.split("&")]
+        shown = [
+            (name, eq, "***" if eq and name.lower() in _SECRET_QUERY_KEYS else value)
+            for name, eq, value in pairs
+        ]
+        parts = parts._replace(query="&".join("".join(pair) for pair in shown))
+    return urlunsplit(parts)
 
 
 @dataclass(frozen=True)
@@ -285,10 +308,10 @@ def _check_seconds(
         least = "zero or more" if zero_allowed else "positive"
         raise ConfigurationError(f"{name} must be {least} seconds, not {value!r}")
     if value > limit:
-        message = f"{name} is at most {limit:g} seconds, not {value!r}"
+        message = f"{name} is at most {_seconds(limit)}, not {value!r}"
         if value / 1000 <= limit:
             message += (
                 f"; durations are seconds, not milliseconds as in express-session: "
-                f"did you mean {name}={value / 1000:g}?"
+                f"did you mean {name}={value / 1000:.10g}?"
             )
         raise ConfigurationError(message)
