@@ -31,6 +31,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
+from .encryption import parse_encryption_keys
 from .errors import ConfigurationError
 from .ids import generate_id
 from .meta import MAX_LIFETIME
@@ -123,10 +124,12 @@ class SessionOptions:
     store_timeout: float = 2.0
     max_record_bytes: int = 1 << 20
     clear_site_data: bool = False
+    encryption_keys: Sequence[bytes | str] = field(default=(), repr=False)
 
     def __post_init__(self) -> None:
         self._check_flags()
         self._check_secret()
+        self._check_encryption()
         self._check_cookie()
         self._check_durations()
         if self.unset not in ("keep", "destroy"):
@@ -182,6 +185,22 @@ class SessionOptions:
         for secret in secrets:
             if not isinstance(secret, str | bytes) or not secret:
                 raise ConfigurationError("each secret must be a non-empty str or bytes")
+
+    def _check_encryption(self) -> None:
+        if not self.encryption_keys:
+            return
+        self.encryption_key_bytes()
+        try:
+            import cryptography  # noqa: F401
+        except ImportError:
+            raise ConfigurationError(
+                "encryption_keys needs the cryptography package: "
+                "pip install 'tornado-sessions[encryption]'"
+            ) from None
+
+    def encryption_key_bytes(self) -> tuple[bytes, ...]:
+        """The value-encryption keys as 32 raw bytes each, first one encrypting."""
+        return parse_encryption_keys(self.encryption_keys) if self.encryption_keys else ()
 
     def _check_cookie(self) -> None:
         if not isinstance(self.name, str) or not _TOKEN.fullmatch(self.name):
