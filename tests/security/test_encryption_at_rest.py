@@ -200,7 +200,8 @@ async def test_a_flipped_bit_is_refused(serve: Serve, store: Store) -> None:
         flipped = bytearray(record.fields["role"])
         flipped[position] ^= 0x01
         fields = dict(record.fields, role=bytes(flipped))
-        await store.save(store_key(session_id, True), Record(fields, record.meta, record.expires_at))
+        tampered = Record(fields, record.meta, record.expires_at)
+        await store.save(store_key(session_id, True), tampered)
         reply = await client.get("/peek", cookie=cookie)
         assert reply.status == 200 and reply.json["data"] == {"name": "bob"}, position
 
