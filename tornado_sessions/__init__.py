@@ -16,6 +16,7 @@ from .errors import (
 )
 from .mixin import SessionMixin
 from .options import SessionOptions
+from .owners import SessionInfo, end_session, end_sessions, sessions_of
 from .record import Changes, Record
 from .reencrypt import ReencryptReport, reencrypt_store
 from .registry import create_store, get_plugin_manager
@@ -40,6 +41,7 @@ __all__ = [
     "Session",
     "SessionError",
     "SessionFinishedError",
+    "SessionInfo",
     "SessionMixin",
     "SessionNotLoadedError",
     "SessionOptions",
@@ -48,7 +50,10 @@ __all__ = [
     "StoreTimeoutError",
     "close_sessions",
     "create_store",
+    "end_session",
+    "end_sessions",
     "get_plugin_manager",
     "open_sessions",
     "reencrypt_store",
+    "sessions_of",
 ]

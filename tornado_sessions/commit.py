@@ -44,6 +44,7 @@ from .decide import (
 from .errors import SerializationError
 from .expiry import expiry, lifetime, persistent
 from .ids import log_id
+from .owners import enforce_cap
 from .record import Changes, Record, apply_changes, record_size
 from .runtime import SessionRuntime
 from .session import Session
@@ -119,7 +120,9 @@ def plan_commit(
             fields = apply_changes(fields, changes)
         _check_size(fields, meta, changes, options.max_record_bytes)
         if write is UPDATE_ALL:
-            changes = Changes(fields, changes.deleted)
+            changes = Changes(fields, changes.deleted, session.owner)
+    if changes.owner != session.owner:  # the owner rides with every delta write
+        changes = Changes(changes.updated, changes.deleted, session.owner)
     return PendingWrite(session, write, cookie, next_expiry, fields, changes, meta)
 
 
@@ -138,7 +141,7 @@ async def run_write(runtime: SessionRuntime, pending: PendingWrite) -> None:
         )
         return
     if write is CREATE:
-        record = Record(pending.fields, pending.meta, pending.expires_at)
+        record = Record(pending.fields, pending.meta, pending.expires_at, session.owner)
         await runtime.call("save", store.save(key, record), handler)
         applied = True
     elif write is TOUCH:
@@ -158,6 +161,7 @@ async def run_write(runtime: SessionRuntime, pending: PendingWrite) -> None:
         session.found_gone()
         return
     created = session.stage is NEW
+    new_owner = session.owner_changed
     session.wrote(pending.fields, pending.expires_at)
     session.decide_cookie(pending.cookie)
     if write is TOUCH:
@@ -170,6 +174,8 @@ async def run_write(runtime: SessionRuntime, pending: PendingWrite) -> None:
                 "tornado_sessions_session_created", session=session, handler=handler
             )
         runtime.observers.notify("tornado_sessions_session_saved", session=session, handler=handler)
+    if new_owner and runtime.options.max_sessions_per_owner is not None:
+        await enforce_cap(runtime, session)
 
 
 def cookie_headers(runtime: SessionRuntime, session: Session, request: Any) -> list[str]:

@@ -20,7 +20,15 @@ import secrets
 
 from .errors import ConfigurationError
 
-__all__ = ["MAX_OWNER_LENGTH", "generate_id", "is_valid_id", "log_id", "owner_key", "store_key"]
+__all__ = [
+    "MAX_OWNER_LENGTH",
+    "generate_id",
+    "is_valid_id",
+    "log_id",
+    "owner_key",
+    "session_handle",
+    "store_key",
+]
 
 #: The longest owner a session may have (``Session.owner``), in characters.
 MAX_OWNER_LENGTH = 128
@@ -64,6 +72,14 @@ def owner_key(owner: str, hashed: bool) -> str:
     if hashed:
         return hashlib.sha256(b"owner\x00" + owner.encode("utf-8", "surrogatepass")).hexdigest()
     return owner
+
+
+def session_handle(session_id: str) -> str:
+    """The public name of a session (``Session.handle``): SHA-256 of its id, in hex.
+
+    With ``hash_ids`` it is also the session's store key, which holds no secret.
+    """
+    return hashlib.sha256(session_id.encode()).hexdigest()
 
 
 def log_id(session_id: str) -> str:

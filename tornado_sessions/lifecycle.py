@@ -16,7 +16,7 @@ import time
 
 from .codec import ValueCodec
 from .commit import commit
-from .ids import log_id
+from .ids import log_id, owner_key
 from .record_checks import read_record
 from .runtime import SessionRuntime
 from .session import LoadedRecord, Session
@@ -40,6 +40,9 @@ class Lifecycle:
 
     def new_identity(self) -> tuple[str, str]:
         return self._runtime.tokens.new()
+
+    def owner_key(self, owner: str) -> str:
+        return owner_key(owner, self._runtime.options.hash_ids)
 
     async def fetch(self, session: Session) -> LoadedRecord | None:
         return await read_record(

@@ -125,6 +125,7 @@ class SessionOptions:
     max_record_bytes: int = 1 << 20
     clear_site_data: bool = False
     encryption_keys: Sequence[bytes | str] = field(default=(), repr=False)
+    max_sessions_per_owner: int | None = None
 
     def __post_init__(self) -> None:
         self._check_flags()
@@ -265,6 +266,12 @@ class SessionOptions:
             raise ConfigurationError(
                 f"max_record_bytes must be a whole number of bytes from 1 to {MAX_RECORD_LIMIT} "
                 f"(64 MiB), not {value!r}"
+            )
+        cap = self.max_sessions_per_owner
+        if cap is not None and (type(cap) is not int or cap < 1):
+            raise ConfigurationError(
+                f"max_sessions_per_owner must be a whole number of sessions (1 or more) or "
+                f"None for no cap, not {cap!r}"
             )
 
     # -- derived ----------------------------------------------------------------

@@ -39,6 +39,7 @@ from typing import Any, NamedTuple, Protocol
 from .codec import ValueCodec
 from .decide import CLEAR, FINISHED, GONE, KEEP, NEW, STORED, Cookie, Stage
 from .errors import SerializationError, SessionFinishedError
+from .ids import MAX_OWNER_LENGTH, session_handle
 from .meta import MAX_LIFETIME, Meta, pack_meta
 from .record import Changes
 
@@ -71,6 +72,10 @@ class SessionIO(Protocol):
 
     def new_identity(self) -> tuple[str, str]:
         """A fresh ``(session id, store key)``."""
+        ...
+
+    def owner_key(self, owner: str) -> str:
+        """The key the store indexes ``owner`` under (hashed with ``hash_ids``)."""
         ...
 
     async def fetch(self, session: Session) -> LoadedRecord | None:
@@ -117,6 +122,7 @@ class Session(MutableMapping[str, Any]):
         "_meta_bytes",
         "_meta_changed",
         "_owner",
+        "_owner_changed",
         "_read",
         "_resign",
         "_stage",
@@ -158,6 +164,7 @@ class Session(MutableMapping[str, Any]):
         self._read: set[str] = set()
         self._touch_requested = False
         self._meta_changed = False
+        self._owner_changed = False
         if record is None:
             self._start_empty(now)
         else:
@@ -361,6 +368,53 @@ class Session(MutableMapping[str, Any]):
         self._meta_changed = True
         self._meta_bytes = None
 
+    @property
+    def owner(self) -> str | None:
+        """Who the session belongs to, as the store indexes it; ``None`` for nobody.
+
+        Set it to the user's id right after login (usually after
+        :meth:`regenerate`): ``session.owner = str(user.id)``.  The store then
+        indexes the session under its owner, so :func:`~tornado_sessions.sessions_of`
+        and :func:`~tornado_sessions.end_sessions` find a user's sessions without a
+        scan, and ``max_sessions_per_owner`` can cap them.
+
+        With ``hash_ids`` (the default) the owner is stored as a hash, so a store
+        dump does not say whose sessions it holds; reading this property then gives
+        that hash, not what was assigned.  Use :meth:`owned_by` to compare.
+        """
+        return self._owner
+
+    @owner.setter
+    def owner(self, owner: str | None) -> None:
+        self._check_open("set the owner of")
+        if owner is not None:
+            if not isinstance(owner, str) or not 0 < len(owner) <= MAX_OWNER_LENGTH:
+                raise ValueError(
+                    f"a session's owner is a string of 1 to {MAX_OWNER_LENGTH} characters "
+                    f"(a user id) or None, not {owner!r:.60}"
+                )
+            owner = self._io.owner_key(owner)
+        if owner != self._owner:
+            self._owner = owner
+            self._owner_changed = True
+            self._meta_changed = True
+            self._meta_bytes = None
+
+    def owned_by(self, owner: str) -> bool:
+        """Whether the session's owner is ``owner`` (what was assigned to :attr:`owner`)."""
+        return self._owner is not None and self._owner == self._io.owner_key(owner)
+
+    @property
+    def handle(self) -> str:
+        """A stable, non-secret name of this session, safe to show and to send back.
+
+        It names the session in :func:`~tornado_sessions.sessions_of` and
+        :func:`~tornado_sessions.end_session` (a "your devices" page), and cannot
+        be turned back into the id or used as a cookie.  It changes with the id
+        (:meth:`regenerate`).
+        """
+        return session_handle(self.id)
+
     async def regenerate(self) -> None:
         """Move the session to a new id, keeping its data; the old record is deleted now.
 
@@ -410,6 +464,7 @@ class Session(MutableMapping[str, Any]):
         self._read.clear()
         self._touch_requested = False
         self._meta_changed = False
+        self._owner_changed = False
         if record is None:
             self._restart()
         else:
@@ -475,6 +530,11 @@ class Session(MutableMapping[str, Any]):
         return self._meta_changed
 
     @property
+    def owner_changed(self) -> bool:
+        """Whether this request gave the session a new owner (not written yet)."""
+        return self._owner_changed
+
+    @property
     def holds_keys(self) -> bool:
         """Whether the session has any key (without decoding any value)."""
         return bool(self._values)
@@ -538,7 +598,7 @@ class Session(MutableMapping[str, Any]):
                 updated[key] = data
         if not updated and not self._deleted:
             return _NO_CHANGES
-        return Changes(updated, frozenset(self._deleted))
+        return Changes(updated, frozenset(self._deleted), self._owner)
 
     def meta(self) -> Meta:
         """The session's meta, as the next write stores it."""
@@ -560,6 +620,7 @@ class Session(MutableMapping[str, Any]):
         self._deleted.clear()
         self._read.clear()
         self._meta_changed = False
+        self._owner_changed = False
         self._touch_requested = False
 
     def found_gone(self) -> None:
