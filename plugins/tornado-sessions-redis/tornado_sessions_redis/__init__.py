@@ -28,7 +28,9 @@ _LAZY = frozenset({"META_FIELD", "VALUE_PREFIX", "RedisClient", "RedisStore"})
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        from . import store
-
+        try:
+            from . import store
+        except AttributeError as exc:  # would read as "cannot import name" without this
+            raise ImportError(f"tornado_sessions_redis.store failed to import: {exc}") from exc
         return getattr(store, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -121,7 +121,7 @@ class RedisUnavailableError(RedisStoreError, redis.exceptions.ConnectionError):
 _UNAVAILABLE = (
     redis.exceptions.ConnectionError,
     redis.exceptions.ClusterError,
-    redis.exceptions.RedisClusterUnreachableError,
+    redis.exceptions.RedisClusterException,  # RedisClusterUnreachableError (redis-py 8.2)
     redis.exceptions.TryAgainError,
     OSError,
     AttributeError,
