@@ -451,8 +451,9 @@ def start_cluster(
 def make_app(store_url: str, store_timeout: float) -> Any:
     """The application each Tornado process serves.
 
-    - ``/w?k=<name>&v=<n>``: sets session key ``<name>`` to ``n``; answers the whole
-      session as JSON (so a client sees if it ever holds another's data);
+    - ``/w?k=<name>&v=<n>``: sets session key ``<name>`` to ``n`` and counts the
+      session's writes in key ``n``; answers the whole session as JSON (so a client
+      sees if it ever holds another's data, or if its session started over);
     - ``/r``: the session as JSON, read only;
     - ``/health``: ``ok``, without the session.
     """
@@ -464,6 +465,7 @@ def make_app(store_url: str, store_timeout: float) -> Any:
         async def get(self) -> None:
             session = await self.get_session()
             session[self.get_argument("k")] = int(self.get_argument("v"))
+            session["n"] = int(session.get("n", 0)) + 1
             self.write({"data": dict(session), "pid": os.getpid()})
 
     class Read(SessionMixin, tornado.web.RequestHandler):
