@@ -15,7 +15,10 @@ setup(
     packages=find_packages(include=["tornado_sessions", "tornado_sessions.*"]),
     package_data={"tornado_sessions": ["py.typed"]},
     install_requires=["tornado>=6.5.5", "msgpack>=1.0", "pluggy>=1.3"],
-    extras_require={"test": ["pytest>=8", "pytest-tornado>=0.8", "hypothesis>=6"]},
+    extras_require={
+        "encryption": ["cryptography>=42"],
+        "test": ["pytest>=8", "pytest-tornado>=0.8", "hypothesis>=6"],
+    },
     classifiers=[
         "Framework :: Tornado",
         "Programming Language :: Python :: 3",

@@ -61,6 +61,13 @@ CONFIGS: tuple[Config, ...] = (
         {"resave": False, "rolling": True},
         "as the default, and the cookie is re-sent on every response",
     ),
+    Config(
+        "encrypted",
+        "encryption_keys (AES-SIV)",
+        # A fixed benchmark key: 32 bytes, base64url.  Never use it elsewhere.
+        {"resave": False, "encryption_keys": ["YmVuY2htYXJrLWtleS0wMTIzNDU2Nzg5YWJjZGVmMDE"]},
+        "as the default, with every value encrypted at rest: compare with touch-default",
+    ),
 )
 
 #: The configuration whose ratios are checked against the overhead targets.

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIGS = {"resave", "touch-always", "touch-default", "rolling"}
+CONFIGS = {"resave", "touch-always", "touch-default", "rolling", "encrypted"}
 SIZES = [100, 4096, 65536]
 OPERATIONS = {"load", "save", "save_changes", "touch", "destroy"}
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -130,7 +130,7 @@ def test_store_operations_follow_the_configuration(document: dict[str, Any]) -> 
         touch = _phase(_result(document, "touch-always"), "read", size)
         assert touch["store_ops_per_request"]["touch"] == 1
         assert touch["bytes_written_per_request"] == 8  # the expiry alone
-        for config in ("touch-default", "rolling"):
+        for config in ("touch-default", "rolling", "encrypted"):
             assert _phase(_result(document, config), "read", size)["store_writes_per_request"] == 0
         delta = _phase(_result(document, "touch-default"), "write", size)
         assert delta["store_ops_per_request"]["save_changes"] == 1
@@ -177,8 +177,8 @@ def test_markdown_has_every_table(smoke: tuple[Path, str]) -> None:
     ):
         assert heading in stdout
     table_rows = [line for line in stdout.splitlines() if line.startswith("| memory |")]
-    # 4 overhead rows, 4 x 8 detail rows, 4 x 2 race rows.
-    assert len(table_rows) == 4 + 32 + 8
+    # One overhead row, 8 detail rows and 2 race rows per configuration.
+    assert len(table_rows) == len(CONFIGS) * (1 + 8 + 2)
 
 
 def test_render_reprints_a_saved_run(smoke: tuple[Path, str], tmp_path: Path) -> None:

@@ -168,6 +168,20 @@ def test_the_store_password_never_shows_in_repr() -> None:
     assert "hunter2" not in str(app.settings)
 
 
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("redis://db:6379/0?password=hunter2", "redis://db:6379/0?password=***"),
+        ("mongodb://h/?authSource=admin&Password=hunter2", "mongodb://h/?authSource=admin&Password=***"),
+        ("redis://:hunter2@db:6379?token=hunter2&db=1", "redis://:***@db:6379?token=***&db=1"),
+    ],
+)
+def test_a_password_in_the_query_never_shows_in_repr(url: str, shown: str) -> None:
+    options = SessionOptions(secret=SECRET, store=url)
+    assert "hunter2" not in repr(options)
+    assert shown in repr(options)
+
+
 def test_an_integer_outside_64_bits_says_so() -> None:
     with pytest.raises(SerializationError, match="outside msgpack's 64-bit range"):
         MsgpackSerializer().dumps({"big": [2**80]})

@@ -17,6 +17,7 @@ from .errors import (
 from .mixin import SessionMixin
 from .options import SessionOptions
 from .record import Changes, Record
+from .reencrypt import ReencryptReport, reencrypt_store
 from .registry import create_store, get_plugin_manager
 from .serializers import JSONSerializer, MsgpackSerializer, Serializer
 from .session import Session
@@ -33,6 +34,7 @@ __all__ = [
     "MemoryStore",
     "MsgpackSerializer",
     "Record",
+    "ReencryptReport",
     "SerializationError",
     "Serializer",
     "Session",
@@ -48,4 +50,5 @@ __all__ = [
     "create_store",
     "get_plugin_manager",
     "open_sessions",
+    "reencrypt_store",
 ]

@@ -14,11 +14,11 @@ from __future__ import annotations
 import logging
 import time
 
+from .codec import ValueCodec
 from .commit import commit
 from .ids import log_id
 from .record_checks import read_record
 from .runtime import SessionRuntime
-from .serializers import Serializer
 from .session import LoadedRecord, Session
 
 __all__ = ["Lifecycle"]
@@ -35,8 +35,8 @@ class Lifecycle:
         self._runtime = runtime
 
     @property
-    def serializer(self) -> Serializer:
-        return self._runtime.serializer
+    def codec(self) -> ValueCodec:
+        return self._runtime.codec
 
     def new_identity(self) -> tuple[str, str]:
         return self._runtime.tokens.new()

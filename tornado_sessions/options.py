@@ -31,6 +31,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
+from .encryption import parse_encryption_keys
 from .errors import ConfigurationError
 from .ids import generate_id
 from .meta import MAX_LIFETIME
@@ -54,17 +55,40 @@ MAX_STORE_TIMEOUT = 300.0
 MAX_RECORD_LIMIT = 64 << 20
 
 
+#: Query options whose values are secrets, whatever the store (``?password=``, ...).
+_SECRET_QUERY_KEYS = frozenset({"password", "pass", "pwd", "secret", "token", "auth"})
+
+
+def _seconds(limit: float) -> str:
+    """A limit in words: ``315360000 seconds (10 years)``, ``300 seconds``."""
+    years = limit / (365 * DAY)
+    if years >= 1 and years.is_integer():
+        return f"{limit:.0f} seconds ({years:.0f} years)"
+    return f"{limit:.10g} seconds"
+
+
 def redact_url(url: str) -> str:
-    """``url`` with any password replaced by ``***`` (for logs and ``repr``)."""
+    """``url`` with any password replaced by ``***`` (for logs and ``repr``).
+
+    Both places a URL can carry one are redacted: the userinfo
+    (``redis://user:pw@host``) and secret-looking query options (``?password=pw``).
+    """
     try:
         parts = urlsplit(url)
     except ValueError:
         return "<unparsable URL>"
-    if parts.password is None:
-        return url
-    userinfo, _, host = parts.netloc.rpartition("@")
-    user = userinfo.split(":", 1)[0]
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+    if parts.password is not None:
+        userinfo, _, host = parts.netloc.rpartition("@")
+        user = userinfo.split(":", 1)[0]
+        parts = parts._replace(netloc=f"{user}:***@{host}")
+    if parts.query:
+        pairs = [pair.partition("=") for pair in parts.query.split("&")]
+        shown = [
+            (name, eq, "***" if eq and name.lower() in _SECRET_QUERY_KEYS else value)
+            for name, eq, value in pairs
+        ]
+        parts = parts._replace(query="&".join("".join(pair) for pair in shown))
+    return urlunsplit(parts)
 
 
 @dataclass(frozen=True)
@@ -100,10 +124,12 @@ class SessionOptions:
     store_timeout: float = 2.0
     max_record_bytes: int = 1 << 20
     clear_site_data: bool = False
+    encryption_keys: Sequence[bytes | str] = field(default=(), repr=False)
 
     def __post_init__(self) -> None:
         self._check_flags()
         self._check_secret()
+        self._check_encryption()
         self._check_cookie()
         self._check_durations()
         if self.unset not in ("keep", "destroy"):
@@ -159,6 +185,22 @@ class SessionOptions:
         for secret in secrets:
             if not isinstance(secret, str | bytes) or not secret:
                 raise ConfigurationError("each secret must be a non-empty str or bytes")
+
+    def _check_encryption(self) -> None:
+        if not self.encryption_keys:
+            return
+        self.encryption_key_bytes()
+        try:
+            import cryptography  # noqa: F401
+        except ImportError:
+            raise ConfigurationError(
+                "encryption_keys needs the cryptography package: "
+                "pip install 'tornado-sessions[encryption]'"
+            ) from None
+
+    def encryption_key_bytes(self) -> tuple[bytes, ...]:
+        """The value-encryption keys as 32 raw bytes each, first one encrypting."""
+        return parse_encryption_keys(self.encryption_keys) if self.encryption_keys else ()
 
     def _check_cookie(self) -> None:
         if not isinstance(self.name, str) or not _TOKEN.fullmatch(self.name):
@@ -285,10 +327,10 @@ def _check_seconds(
         least = "zero or more" if zero_allowed else "positive"
         raise ConfigurationError(f"{name} must be {least} seconds, not {value!r}")
     if value > limit:
-        message = f"{name} is at most {limit:g} seconds, not {value!r}"
+        message = f"{name} is at most {_seconds(limit)}, not {value!r}"
         if value / 1000 <= limit:
             message += (
                 f"; durations are seconds, not milliseconds as in express-session: "
-                f"did you mean {name}={value / 1000:g}?"
+                f"did you mean {name}={value / 1000:.10g}?"
             )
         raise ConfigurationError(message)

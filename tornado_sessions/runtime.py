@@ -28,8 +28,10 @@ from collections.abc import Awaitable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from .codec import ValueCodec
 from .cookies import CookieWriter
 from .decide import Rules
+from .encryption import ValueCipher
 from .errorlog import FailureLog
 from .errors import CorruptRecordError, StoreError, StoreTimeoutError
 from .observers import Observers
@@ -50,6 +52,7 @@ class SessionRuntime:
     __slots__ = (
         "_timed",
         "_timeout",
+        "codec",
         "cookies",
         "failures",
         "observers",
@@ -74,6 +77,8 @@ class SessionRuntime:
         self.options = options
         self.store = store
         self.serializer = serializer
+        keys = options.encryption_key_bytes()
+        self.codec = ValueCodec(serializer, ValueCipher(keys) if keys else None)
         self.observers = observers
         self.failures = failures or FailureLog()
         self.tokens = Tokens(secrets, options.name, hash_ids=options.hash_ids, genid=options.genid)

@@ -36,11 +36,11 @@ import time
 from collections.abc import Iterator, Mapping, MutableMapping
 from typing import Any, NamedTuple, Protocol
 
+from .codec import ValueCodec
 from .decide import CLEAR, FINISHED, GONE, KEEP, NEW, STORED, Cookie, Stage
 from .errors import SerializationError, SessionFinishedError
 from .meta import MAX_LIFETIME, Meta, pack_meta
 from .record import Changes
-from .serializers import Serializer
 
 __all__ = ["FLASH_KEY", "LoadedRecord", "Session", "SessionIO"]
 
@@ -67,7 +67,7 @@ class SessionIO(Protocol):
     """What a session needs from the core to do its lifecycle operations."""
 
     @property
-    def serializer(self) -> Serializer: ...
+    def codec(self) -> ValueCodec: ...
 
     def new_identity(self) -> tuple[str, str]:
         """A fresh ``(session id, store key)``."""
@@ -254,7 +254,7 @@ class Session(MutableMapping[str, Any]):
     def _decode(self, key: str) -> Any:
         """Decode one stored value; a corrupt one is dropped (and logged) as if absent."""
         try:
-            value = self._io.serializer.loads(self._loaded[key])
+            value = self._io.codec.decode(self.key, key, self._loaded[key])
         except Exception as exc:
             self._io.corrupt_value(self, key, exc)
             del self._values[key]
@@ -378,7 +378,9 @@ class Session(MutableMapping[str, Any]):
             self._updated.clear()
             self._deleted.clear()
             self._read.clear()
+        old_key = self.key
         self.id, self.key = self._io.new_identity()
+        self._loaded = self._io.codec.rebind(old_key, self.key, self._loaded)
         self._stage = NEW
         self._issued_at = time.time()
         self._meta_bytes = None
@@ -525,13 +527,13 @@ class Session(MutableMapping[str, Any]):
         """
         if not (self._updated or self._read or self._deleted):
             return _NO_CHANGES
-        dumps = self._io.serializer.dumps
+        encode, store_key = self._io.codec.encode, self.key
         updated: dict[str, bytes] = {}
         values, loaded = self._values, self._loaded
         for key in self._updated:
-            updated[key] = _dump(dumps, key, values[key])
+            updated[key] = _encode(encode, store_key, key, values[key])
         for key in self._read - self._updated:
-            data = _dump(dumps, key, values[key])
+            data = _encode(encode, store_key, key, values[key])
             if data != loaded.get(key):
                 updated[key] = data
         if not updated and not self._deleted:
@@ -586,9 +588,9 @@ class Session(MutableMapping[str, Any]):
         self._handler = None
 
 
-def _dump(dumps: Any, key: str, value: Any) -> bytes:
+def _encode(encode: Any, store_key: str, key: str, value: Any) -> bytes:
     try:
-        data: bytes = dumps(value)
+        data: bytes = encode(store_key, key, value)
     except Exception as exc:
         raise SerializationError(f"session key {key!r}: {exc}", key=key) from exc
     return data

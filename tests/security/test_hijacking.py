@@ -238,12 +238,26 @@ async def test_the_id_is_not_rotated_periodically(
 
 
 @pytest.mark.gen_test
-async def test_logout_clears_the_cookie_but_sends_no_clear_site_data(client: Any) -> None:
-    # Documented gap (OWASP caching / ASVS v5 14.3.1): no Clear-Site-Data header.
+async def test_logout_sends_no_clear_site_data_by_default(client: Any) -> None:
+    # Clear-Site-Data wipes the whole origin's storage, so it is opt-in.
     cookie = (await _login(client)).session_cookie
     reply = await client.get("/logout", cookie=cookie)
     assert reply.clears_cookie
     assert "Clear-Site-Data" not in reply.headers
+
+
+@pytest.mark.gen_test
+@pytest.mark.parametrize("session_options", [{"clear_site_data": True}], indirect=True)
+async def test_logout_sends_clear_site_data_when_configured(
+    client: Any, session_options: SessionOptions
+) -> None:
+    # OWASP caching / ASVS v5 14.3.1: clear what the browser holds for the site on logout.
+    cookie = (await _login(client)).session_cookie
+    reply = await client.get("/peek", cookie=cookie)
+    assert "Clear-Site-Data" not in reply.headers  # only on logout
+    reply = await client.get("/logout", cookie=cookie)
+    assert reply.clears_cookie
+    assert reply.headers["Clear-Site-Data"] == '"cookies", "storage"'
 
 
 @pytest.mark.gen_test

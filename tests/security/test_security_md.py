@@ -9,7 +9,9 @@ here.  (That the named tests pass is what the rest of ``make test`` shows.)
 from __future__ import annotations
 
 import ast
+import base64
 import re
+import secrets
 from pathlib import Path
 
 import pytest
@@ -127,7 +129,8 @@ def test_every_test_module_of_this_folder_is_cited() -> None:
     assert modules - cited == set()
 
 
-def test_the_recommended_configuration_constructs() -> None:
+def test_the_recommended_configuration_constructs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SESSION_KEY", base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
     blocks = re.findall(r"```python\n(.*?)```", _text(), flags=re.S)
     assert len(blocks) == 1
     namespace: dict[str, object] = {}
@@ -137,6 +140,7 @@ def test_the_recommended_configuration_constructs() -> None:
     assert options.name.startswith("__Host-") and options.cookie_secure is True
     assert options.max_age <= 30 * 60 and options.absolute_timeout == 12 * 3600
     assert options.browser_session_cookie
+    assert options.clear_site_data and len(options.encryption_key_bytes()) == 1
 
 
 @pytest.mark.parametrize("status", STATUSES)
