@@ -85,7 +85,7 @@ async def test_a_ready_cluster_client_is_accepted_and_left_open(redis_cluster, k
     client = redis.asyncio.RedisCluster(startup_nodes=[ClusterNode(host, port)])
     try:
         store = RedisStore(client, prefix=key_prefix, timeout=2.0)
-        assert store.is_cluster
+        assert store.is_cluster and f" {host}:{port} " in repr(store)
         await store.save("k", rec({"x": b"y"}))
         loaded = await store.load("k")
         assert loaded is not None and dict(loaded.fields) == {"x": b"y"}

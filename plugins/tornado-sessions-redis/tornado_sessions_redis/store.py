@@ -454,7 +454,7 @@ def _record(reply: Any) -> Record | None:
 def _address(client: Any) -> str:
     """``host:port`` (or the socket path) of a client passed in, without credentials."""
     if isinstance(client, RedisCluster):
-        nodes = getattr(client, "startup_nodes", None) or {}
+        nodes = getattr(getattr(client, "nodes_manager", None), "startup_nodes", None) or {}
         names = list(nodes)
         return names[0] if names else "cluster"
     kwargs = getattr(getattr(client, "connection_pool", None), "connection_kwargs", {})
