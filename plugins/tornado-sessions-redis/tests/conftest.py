@@ -9,7 +9,9 @@ this lives in :mod:`tornado_sessions_redis.testing`, which other suites use too.
 - ``redis_server``: one standalone server for the whole session;
 - ``private_redis``: a standalone server for one test (the fault tests stop,
   pause and restart it);
-- ``redis_cluster``: three masters on loopback, slots split evenly, for the session.
+- ``redis_cluster``: three masters with a replica each on loopback, slots split
+  evenly, for the session (tests that kill nodes start their own, see
+  ``test_redis_scale_out.py``).
 
 For the HTTP tests: ``app`` (what pytest-tornado's ``http_server`` serves) is a
 Tornado application whose sessions live in a :class:`RedisStore` on
@@ -40,7 +42,12 @@ import tornado.httpclient
 import tornado.ioloop
 import tornado.web
 from tornado_sessions_redis import RedisStore
-from tornado_sessions_redis.testing import ClusterServers, RedisServer, redis_server_binary
+from tornado_sessions_redis.testing import (
+    ClusterServers,
+    RedisServer,
+    redis_server_binary,
+    start_cluster,
+)
 
 from tornado_sessions import SessionMixin, SessionOptions, close_sessions
 
@@ -76,17 +83,11 @@ def private_redis(redis_binary: str, tmp_path: Path) -> Iterator[RedisServer]:
 def redis_cluster(
     redis_binary: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ClusterServers]:
-    root = tmp_path_factory.mktemp("redis-cluster")
-    nodes = [RedisServer(redis_binary, root / f"node{i}", cluster=True) for i in range(3)]
+    cluster = start_cluster(redis_binary, tmp_path_factory.mktemp("redis-cluster"))
     try:
-        for node in nodes:
-            node.start()
-        cluster = ClusterServers(nodes)
-        cluster.form()
         yield cluster
     finally:
-        for node in nodes:
-            node.stop()
+        cluster.stop()
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""RedisStore on a real three-master Redis Cluster: slots, round trips, administration."""
+"""RedisStore on a real Redis Cluster (three masters, a replica each): slots, round trips, admin."""
 
 from __future__ import annotations
 
@@ -18,8 +18,9 @@ def rec(fields: dict[str, bytes] | None = None) -> Record:
 
 
 def keys_per_node(cluster, pattern: str, type_: str | None = None) -> list[int]:
+    """Keys matching ``pattern`` on each master (replicas hold copies)."""
     counts = []
-    for node in cluster.nodes:
+    for node in cluster.primaries:
         with node.admin() as client:
             keys = client.scan_iter(match=pattern, count=1000, _type=type_)
             counts.append(sum(1 for _ in keys))
@@ -57,11 +58,12 @@ async def test_on_a_cluster_each_operation_is_one_command_on_one_node(
         await store.load("warm")  # discovers the cluster
         # one pooled connection to every master, so no connection handshake is counted
         await store.client.ping(target_nodes=redis.asyncio.RedisCluster.PRIMARIES)
-        for node in redis_cluster.nodes:  # every master knows the scripts
+        for node in redis_cluster.primaries:  # every master knows the scripts
             with node.admin() as admin:
                 for script in (LOAD, SAVE, SAVE_CHANGES):
                     assert admin.script_load(script.source) == script.sha
-        async with command_log(redis_cluster.addresses) as log:
+        masters = [(node.host, node.port) for node in redis_cluster.primaries]
+        async with command_log(masters) as log:
             await store.save("k", rec())
             assert [c.name for c in await log.take()] == ["EVALSHA"]
             assert await store.load("k") is not None
@@ -83,7 +85,7 @@ async def test_a_ready_cluster_client_is_accepted_and_left_open(redis_cluster, k
     client = redis.asyncio.RedisCluster(startup_nodes=[ClusterNode(host, port)])
     try:
         store = RedisStore(client, prefix=key_prefix, timeout=2.0)
-        assert store.is_cluster
+        assert store.is_cluster and f" {host}:{port} " in repr(store)
         await store.save("k", rec({"x": b"y"}))
         loaded = await store.load("k")
         assert loaded is not None and dict(loaded.fields) == {"x": b"y"}

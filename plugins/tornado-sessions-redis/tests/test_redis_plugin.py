@@ -1,13 +1,26 @@
-"""The plugin as the core finds it: entry point, schemes, URL options, errors."""
+"""The plugin as the core finds it: entry point, schemes, URL options, errors, lazy import."""
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
+import textwrap
+
 import pytest
 import redis.asyncio
+import tornado.web
 from tornado_sessions_redis import RedisStore, plugin
-from tornado_sessions_redis.urls import parse_url
+from tornado_sessions_redis.urls import CLIENT_OPTIONS, STORE_OPTIONS, parse_url
 
-from tornado_sessions import ConfigurationError, create_store, get_plugin_manager
+from tornado_sessions import (
+    ConfigurationError,
+    SessionOptions,
+    StoreError,
+    create_store,
+    get_plugin_manager,
+    open_sessions,
+)
 from tornado_sessions.registry import store_schemes
 
 
@@ -67,8 +80,11 @@ def test_store_options_are_removed_before_redis_py_sees_the_url():
         ("redis://h:1?cluster=maybe", "not a boolean"),
         ("redis://h:1?decode_responses=1", "session values are bytes"),
         ("redis://h:1?socket_timeout=soon", "invalid Redis store URL"),
-        ("redis://h:1?no_such_option=1", "invalid Redis store URL"),
-        ("redis+cluster://h:1?no_such_option=1", "invalid Redis store URL"),
+        ("redis://h:1?no_such_option=1", "unknown Redis store URL option 'no_such_option'"),
+        ("redis+cluster://h:1?no_such_option=1", "unknown Redis store URL option"),
+        ("redis://h:1?ssl_ca_certs=/ca.pem", "applies to TLS URLs"),
+        ("redis://h:1?retry_on_timeout=true", "does not retry"),
+        ("redis://h:port", "invalid Redis store URL"),
     ],
 )
 def test_bad_urls_are_configuration_errors(url, message):
@@ -76,6 +92,87 @@ def test_bad_urls_are_configuration_errors(url, message):
         RedisStore.from_url(url, timeout=1.0)
 
 
-def test_repr_names_the_kind_and_prefix_but_no_credentials():
+@pytest.mark.parametrize("scheme", ["redis", "rediss", "unix", "redis+cluster"])
+def test_a_misspelt_option_is_refused_by_the_factory_naming_every_valid_option(scheme):
+    where = "/run/redis.sock" if scheme == "unix" else "h:1"
+    with pytest.raises(ConfigurationError) as caught:
+        create_store(f"{scheme}://{where}?prefx=app:", timeout=1.0)
+    message = str(caught.value)
+    assert "unknown Redis store URL option 'prefx' (did you mean 'prefix'?)" in message
+    for option in (*STORE_OPTIONS, *CLIENT_OPTIONS):
+        assert option in message
+    assert ("ssl_ca_certs" in message) == (scheme == "rediss")
+
+
+@pytest.mark.gen_test
+async def test_a_misspelt_option_fails_open_sessions_before_any_request():
+    options = SessionOptions(secret="x" * 32, store="redis://127.0.0.1:1/0?prefx=app:")
+    app = tornado.web.Application([], sessions=options)
+    with pytest.raises(ConfigurationError, match="did you mean 'prefix'"):
+        await open_sessions(app)
+
+
+def test_tls_options_reach_redis_py_on_tls_urls():
+    store = create_store("rediss://h:1/0?ssl_cert_reqs=none&ssl_check_hostname=false", timeout=1)
+    kwargs = store.client.connection_pool.connection_kwargs
+    assert kwargs["ssl_cert_reqs"] == "none" and kwargs["ssl_check_hostname"] is False
+
+
+def test_repr_names_the_kind_address_and_prefix_but_no_credentials():
     store = RedisStore.from_url("redis://user:secret@h:1/0?prefix=p:", timeout=1.0)
-    assert repr(store) == "<RedisStore single node prefix='p:' timeout=1.0>"
+    assert repr(store) == "<RedisStore single node h:1 prefix='p:' timeout=1.0>"
+    cluster = RedisStore.from_url("redis+cluster://:pw@h:7000", timeout=1.0)
+    assert repr(cluster) == "<RedisStore cluster h:7000 prefix='tornado_sessions:' timeout=1.0>"
+
+
+def test_discovering_the_plugin_does_not_import_redis_py():
+    # A fresh interpreter: the plugin module is found and asked for its schemes, a
+    # memory:// store is built, and redis-py is still not imported; building a
+    # Redis store imports it.
+    code = textwrap.dedent(
+        """
+        import sys
+        from tornado_sessions import create_store, get_plugin_manager
+        from tornado_sessions.registry import store_schemes
+        assert get_plugin_manager().get_plugin("redis") is not None
+        assert "redis+cluster" in store_schemes()
+        create_store("memory://", timeout=1.0)
+        assert "redis" not in sys.modules, sorted(m for m in sys.modules if "redis" in m)
+        create_store("redis://127.0.0.1:1/0", timeout=1.0)
+        assert "redis" in sys.modules
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.gen_test
+@pytest.mark.parametrize("scheme", ["redis", "redis+cluster"])
+async def test_open_connects_and_names_the_host_and_the_cause(scheme):
+    port = _closed_port()
+    store = create_store(f"{scheme}://127.0.0.1:{port}", timeout=1.0)
+    try:
+        with pytest.raises(redis.exceptions.ConnectionError) as caught:
+            await store.open()
+        assert f"Redis 127.0.0.1:{port}: open failed: connection refused" in str(caught.value)
+    finally:
+        await store.close()
+
+
+@pytest.mark.gen_test
+async def test_open_sessions_reports_an_unreachable_redis_with_host_and_cause():
+    port = _closed_port()
+    options = SessionOptions(secret="x" * 32, store=f"redis://127.0.0.1:{port}/0")
+    app = tornado.web.Application([], sessions=options)
+    with pytest.raises(StoreError) as caught:
+        await open_sessions(app)
+    assert f"127.0.0.1:{port}" in str(caught.value)
+    assert "connection refused" in str(caught.value)

@@ -91,19 +91,6 @@ async def test_prefix_argument_overrides_the_url_option(redis_server, admin):
 
 
 @pytest.mark.gen_test
-async def test_hash_without_meta_or_without_ttl_loads_as_missing(store_url, key_prefix, admin):
-    store = RedisStore.from_url(store_url, timeout=2.0)
-    try:
-        admin.hset(f"{key_prefix}no-meta", mapping={b"f:a": b"1"})
-        admin.pexpire(f"{key_prefix}no-meta", 60_000)
-        admin.hset(f"{key_prefix}no-ttl", mapping={b"m": b"meta", b"f:a": b"1"})
-        assert await store.load("no-meta") is None
-        assert await store.load("no-ttl") is None
-    finally:
-        await store.close()
-
-
-@pytest.mark.gen_test
 async def test_foreign_hash_fields_are_ignored_on_load(store_url, key_prefix, admin):
     store = RedisStore.from_url(store_url, timeout=2.0)
     try:

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from redis.exceptions import NoScriptError
 
-__all__ = ["CHUNK", "LOAD", "SAVE", "SAVE_CHANGES", "LuaScript"]
+__all__ = ["CHUNK", "LOAD", "SAVE", "SAVE_CHANGES", "WRONG_TYPE", "LuaScript"]
 
 #: Arguments handed to one HSET/HDEL inside a script (even: field/value pairs stay whole).
 CHUNK = 1000
@@ -64,14 +64,20 @@ local function write_pairs(key, first)
 end
 """
 
-#: Whole record.  Returns ``false`` when the key is absent, else ``{pttl_ms, {field, value, ...}}``.
-#: The TTL comes from the same atomic step as the fields, so they always agree.
+#: First element of LOAD's reply for a key that is not a hash (never a PTTL value).
+WRONG_TYPE = -100
+
+#: Whole record.  Returns ``false`` when the key is absent, else ``{pttl_ms, {field, value, ...}}``,
+#: or ``{WRONG_TYPE, type}`` for a key of another type (instead of a WRONGTYPE error, so the
+#: store can report it as a corrupt record).  The TTL comes from the same atomic step as the
+#: fields, so they always agree.
 LOAD = LuaScript(
     "load",
-    """
-local h = redis.call('HGETALL', KEYS[1])
-if #h == 0 then return false end
-return {redis.call('PTTL', KEYS[1]), h}
+    f"""
+local t = redis.call('TYPE', KEYS[1])['ok']
+if t == 'none' then return false end
+if t ~= 'hash' then return {{{WRONG_TYPE}, t}} end
+return {{redis.call('PTTL', KEYS[1]), redis.call('HGETALL', KEYS[1])}}
 """,
 )
 

@@ -7,10 +7,19 @@ Key layout, for store key ``K`` and the default prefix::
         f:<name>                serialized value of session key <name> (UTF-8 name)
     TTL                         the time left until record.expires_at
 
-Session key names are stored behind ``f:``, so no name can collide with ``m``; a
-hash without ``m``, or without a TTL, is not a session and loads as missing.
+Session key names are stored behind ``f:``, so no name can collide with ``m``.
 One key per session is what makes the store cluster-safe: every command and
 script touches a single key, so a single slot.
+
+What ``load`` finds is checked before it becomes a :class:`Record`, and anything
+this store could not have written raises
+:class:`~tornado_sessions.errors.CorruptRecordError` (the core then deletes the
+key, logs it and starts a fresh session): a key of another type (string, list,
+set...), a hash without ``m``, without a TTL or with a TTL beyond
+:data:`~tornado_sessions.meta.MAX_LIFETIME`, meta longer than
+:data:`~tornado_sessions.meta.MAX_META_BYTES`, a field name that is not UTF-8.
+Fields that are neither ``m`` nor ``f:...`` are ignored (a later version may add
+some).  Nothing is allocated from a number the store returned.
 
 Round trips, each a single command the server receives:
 
@@ -34,26 +43,51 @@ Timeouts: with ``timeout`` set, every call is bounded by it (the store raises
 :class:`TimeoutError`) and ``enforces_timeout`` is true; a client the store builds
 itself also gets that timeout as its socket timeouts, so a dead connection is
 dropped and the next call reconnects.
+
+Failures: every error of a call is re-raised as :class:`RedisStoreError` (or
+:class:`RedisUnavailableError`, or :class:`TimeoutError`), whose message names the
+node (the cluster node serving the key), the operation and the cause (``connection
+refused``...), with redis-py's exception chained.  redis-py's own texts do not
+always say where or what (``Connection closed by server.``).
+
+Cancellation: every method may be cancelled at any ``await`` (the core does it on
+``store_timeout``).  redis-py drops a connection whose command was interrupted, so
+no reply is ever read by the next command; the tests cancel each operation at
+each of its suspension points and check the store still answers correctly.
+
+:meth:`RedisStore.open` connects (and, on a cluster, discovers the topology and
+connects to every master) before the first request, so that a burst of
+concurrent first requests does not race redis-py's cluster initialisation.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
+import os
 import time
 from collections.abc import AsyncIterator, Awaitable
 from typing import Any, Protocol, TypeVar
 
+import redis.exceptions
 from redis.asyncio import RedisCluster
 
-from tornado_sessions.errors import ConfigurationError
+from tornado_sessions.errors import ConfigurationError, CorruptRecordError
+from tornado_sessions.meta import MAX_LIFETIME, MAX_META_BYTES
 from tornado_sessions.record import Changes, Record
 from tornado_sessions.stores.base import Store
 
-from .scripts import LOAD, SAVE, SAVE_CHANGES
+from .scripts import LOAD, SAVE, SAVE_CHANGES, WRONG_TYPE
 from .urls import DEFAULT_PREFIX, connect, parse_url
 
-__all__ = ["META_FIELD", "VALUE_PREFIX", "RedisClient", "RedisStore"]
+__all__ = [
+    "META_FIELD",
+    "VALUE_PREFIX",
+    "RedisClient",
+    "RedisStore",
+    "RedisStoreError",
+    "RedisUnavailableError",
+]
 
 _T = TypeVar("_T")
 
@@ -65,6 +99,49 @@ _VALUE_PREFIX_LEN = len(VALUE_PREFIX)
 
 #: SCAN batch size for the administration methods.
 _SCAN_COUNT = 1000
+
+#: The longest TTL a record of this store can have: the core's longest lifetime,
+#: plus a day for the clocks of the processes that wrote it.
+_MAX_TTL_MS = int((MAX_LIFETIME + 86400.0) * 1000)
+
+
+class RedisStoreError(redis.exceptions.RedisError):
+    """A Redis call failed; the message names the node, the operation and the cause.
+
+    redis-py's exception is chained as ``__cause__``.
+    """
+
+
+class RedisUnavailableError(RedisStoreError, redis.exceptions.ConnectionError):
+    """The Redis node could not be reached, or dropped the connection."""
+
+
+#: Failures that mean the node is out of reach (AttributeError: redis-py writing to a
+#: connection the peer already closed, redis/redis-py#4287).
+_UNAVAILABLE = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.ClusterError,
+    redis.exceptions.RedisClusterException,  # RedisClusterUnreachableError (redis-py 8.2)
+    redis.exceptions.TryAgainError,
+    OSError,
+    AttributeError,
+)
+
+
+def describe(exc: BaseException) -> str:
+    """What went wrong, in words: the OS's reason if there is one, then the driver's text."""
+    reason = ""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno:
+            reason = os.strerror(current.errno).lower()
+            break
+        current = current.__cause__ or current.__context__
+    text = str(exc).strip()
+    detail = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return f"{reason} ({detail})" if reason else detail
 
 
 class RedisClient(Protocol):
@@ -142,6 +219,7 @@ class RedisStore(Store):
         self.timeout = timeout
         self.enforces_timeout = timeout is not None
         self.is_cluster: bool = isinstance(self._client, RedisCluster)
+        self.address: str = parsed.address if isinstance(client, str) else _address(self._client)
         self._closed = False
 
     @classmethod
@@ -160,57 +238,101 @@ class RedisStore(Store):
 
     def __repr__(self) -> str:
         kind = "cluster" if self.is_cluster else "single node"
-        return f"<RedisStore {kind} prefix={self.prefix!r} timeout={self.timeout!r}>"
+        return (
+            f"<RedisStore {kind} {self.address} prefix={self.prefix!r} timeout={self.timeout!r}>"
+        )
 
-    async def _bounded(self, call: Awaitable[_T]) -> _T:
-        if self.timeout is None:
-            return await call
-        async with asyncio.timeout(self.timeout):
-            return await call
+    def _node(self, redis_key: bytes | None) -> str:
+        """Where a call on ``redis_key`` goes: the cluster node serving it, or the server."""
+        if redis_key is not None and self.is_cluster:
+            try:
+                node = self._client.get_node_from_key(redis_key)
+            except Exception:  # topology unknown yet: name the node we start from
+                node = None
+            if node is not None:
+                return f"{node.host}:{node.port}"
+        return self.address
+
+    async def _call(self, operation: str, redis_key: bytes | None, call: Awaitable[_T]) -> _T:
+        """Await one call, bounded by the timeout; every failure says where and why."""
+        try:
+            if self.timeout is None:
+                return await call
+            async with asyncio.timeout(self.timeout):
+                return await call
+        except (CorruptRecordError, ConfigurationError, StopAsyncIteration):
+            raise
+        except TimeoutError as exc:  # the store's own bound
+            raise TimeoutError(
+                f"Redis {self._node(redis_key)}: {operation} got no answer within "
+                f"{self.timeout}s"
+            ) from exc
+        except redis.exceptions.TimeoutError as exc:  # a socket timeout
+            raise TimeoutError(
+                f"Redis {self._node(redis_key)}: {operation} timed out ({describe(exc)})"
+            ) from exc
+        except Exception as exc:
+            where = self._node(redis_key)
+            kind = RedisUnavailableError if isinstance(exc, _UNAVAILABLE) else RedisStoreError
+            raise kind(f"Redis {where}: {operation} failed: {describe(exc)}") from exc
+
+    # -- opening ----------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Connect before the first request, so a mistake or an outage shows at start-up.
+
+        On a single node: one ``PING``.  On a cluster: discover the topology, then
+        ``PING`` every master, so each has a pooled connection before concurrent
+        requests arrive.  A failure names the node and the cause.
+        """
+        await self._call("open", None, self._open())
+
+    async def _open(self) -> None:
+        client = self._client
+        if self.is_cluster:
+            await client.initialize()
+            await client.ping(target_nodes=RedisCluster.PRIMARIES)
+        else:
+            await client.ping()
 
     # -- the contract -----------------------------------------------------------
 
     async def load(self, key: str) -> Record | None:
-        reply = await self._bounded(LOAD(self._client, self.redis_key(key)))
+        redis_key = self.redis_key(key)
+        reply = await self._call("load", redis_key, LOAD(self._client, redis_key))
         if not reply:
             return None
-        pttl, flat = reply
-        if pttl <= 0:  # -1: no TTL, so not written by this store
-            return None
-        meta: bytes | None = None
-        fields: dict[str, bytes] = {}
-        for i in range(0, len(flat), 2):
-            name = flat[i]
-            if name == META_FIELD:
-                meta = flat[i + 1]
-            elif name[:_VALUE_PREFIX_LEN] == VALUE_PREFIX:
-                fields[name[_VALUE_PREFIX_LEN:].decode("utf-8", "surrogatepass")] = flat[i + 1]
-        if meta is None:
-            return None
-        return Record(fields, meta, time.time() + pttl / 1000.0)
+        return _record(reply)
 
     async def save(self, key: str, record: Record) -> None:
         redis_key = self.redis_key(key)
         ttl = _ttl_ms(record.expires_at)
         if ttl <= 0:
-            await self._bounded(self._client.execute_command("DEL", redis_key))
+            await self._call("save", redis_key, self._client.execute_command("DEL", redis_key))
             return
         args: list[bytes | int] = [ttl, META_FIELD, record.meta]
         for name, value in record.fields.items():
             args.append(_field(name))
             args.append(value)
-        await self._bounded(SAVE(self._client, redis_key, *args))
+        await self._call("save", redis_key, SAVE(self._client, redis_key, *args))
 
     async def destroy(self, key: str) -> None:
-        await self._bounded(self._client.execute_command("DEL", self.redis_key(key)))
+        redis_key = self.redis_key(key)
+        await self._call("destroy", redis_key, self._client.execute_command("DEL", redis_key))
 
     async def touch(self, key: str, expires_at: float) -> bool:
         redis_key = self.redis_key(key)
         ttl = _ttl_ms(expires_at)
         if ttl <= 0:
-            deleted = await self._bounded(self._client.execute_command("DEL", redis_key))
+            deleted = await self._call(
+                "touch", redis_key, self._client.execute_command("DEL", redis_key)
+            )
             return bool(deleted)
-        return bool(await self._bounded(self._client.execute_command("PEXPIRE", redis_key, ttl)))
+        return bool(
+            await self._call(
+                "touch", redis_key, self._client.execute_command("PEXPIRE", redis_key, ttl)
+            )
+        )
 
     async def save_changes(
         self, key: str, changes: Changes, meta: bytes, expires_at: float
@@ -218,7 +340,9 @@ class RedisStore(Store):
         redis_key = self.redis_key(key)
         ttl = _ttl_ms(expires_at)
         if ttl <= 0:  # the delta would expire at once: same as deleting the record
-            deleted = await self._bounded(self._client.execute_command("DEL", redis_key))
+            deleted = await self._call(
+                "save_changes", redis_key, self._client.execute_command("DEL", redis_key)
+            )
             return bool(deleted)
         args: list[bytes | int] = [ttl, len(changes.deleted)]
         args.extend(_field(name) for name in changes.deleted)
@@ -227,7 +351,8 @@ class RedisStore(Store):
         for name, value in changes.updated.items():
             args.append(_field(name))
             args.append(value)
-        return bool(await self._bounded(SAVE_CHANGES(self._client, redis_key, *args)))
+        written = SAVE_CHANGES(self._client, redis_key, *args)
+        return bool(await self._call("save_changes", redis_key, written))
 
     # -- administration ---------------------------------------------------------
 
@@ -239,7 +364,7 @@ class RedisStore(Store):
         try:
             while True:
                 try:
-                    redis_key = await self._bounded(iterator.__anext__())
+                    redis_key = await self._call("scan", None, iterator.__anext__())
                 except StopAsyncIteration:
                     return
                 yield redis_key
@@ -258,7 +383,7 @@ class RedisStore(Store):
 
     async def _delete(self, keys: list[bytes]) -> None:
         # RedisCluster.unlink splits the keys by slot; a single node takes them at once.
-        await self._bounded(self._client.unlink(*keys))
+        await self._call("clear", None, self._client.unlink(*keys))
 
     async def count(self) -> int:
         total = 0
@@ -280,6 +405,62 @@ class RedisStore(Store):
         self._closed = True
         if self._owns_client:
             await self._client.aclose()
+
+
+def _corrupt(reason: str) -> CorruptRecordError:
+    return CorruptRecordError(f"Redis key {reason}")
+
+
+def _record(reply: Any) -> Record | None:
+    """The record a LOAD reply describes; ``None`` if expired; corrupt if it is not one.
+
+    Every element is checked for its type before use: nothing of the reply is
+    trusted, and no size is taken from it.
+    """
+    if type(reply) is not list or len(reply) != 2:
+        raise _corrupt(f"gave an unexpected reply of type {type(reply).__name__}")
+    pttl, flat = reply
+    if pttl == WRONG_TYPE:
+        kind = flat.decode("ascii", "replace") if type(flat) is bytes else "?"
+        raise _corrupt(f"holds a {kind[:20]}, not a hash")
+    if type(pttl) is not int or type(flat) is not list or len(flat) % 2:
+        raise _corrupt("gave a malformed reply")
+    if pttl == -1:
+        raise _corrupt("has no expiry (not written by this store)")
+    if pttl <= 0:  # expired in the meantime
+        return None
+    if pttl > _MAX_TTL_MS:
+        raise _corrupt(f"expires in {pttl} ms, beyond the longest session lifetime")
+    meta: bytes | None = None
+    fields: dict[str, bytes] = {}
+    for i in range(0, len(flat), 2):
+        name, value = flat[i], flat[i + 1]
+        if type(name) is not bytes or type(value) is not bytes:
+            raise _corrupt("holds a field that is not a string")
+        if name == META_FIELD:
+            if len(value) > MAX_META_BYTES:
+                raise _corrupt(f"holds {len(value)} bytes of meta (at most {MAX_META_BYTES})")
+            meta = value
+        elif name[:_VALUE_PREFIX_LEN] == VALUE_PREFIX:
+            try:
+                fields[name[_VALUE_PREFIX_LEN:].decode("utf-8", "surrogatepass")] = value
+            except UnicodeDecodeError:
+                raise _corrupt("holds a field name that is not UTF-8") from None
+    if meta is None:
+        raise _corrupt("is a hash without the meta field (not written by this store)")
+    return Record(fields, meta, time.time() + pttl / 1000.0)
+
+
+def _address(client: Any) -> str:
+    """``host:port`` (or the socket path) of a client passed in, without credentials."""
+    if isinstance(client, RedisCluster):
+        nodes = getattr(getattr(client, "nodes_manager", None), "startup_nodes", None) or {}
+        names = list(nodes)
+        return names[0] if names else "cluster"
+    kwargs = getattr(getattr(client, "connection_pool", None), "connection_kwargs", {})
+    if "path" in kwargs:
+        return f"unix:{kwargs['path']}"
+    return f"{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}"
 
 
 _GLOB_SPECIAL = frozenset(b"*?[]\\")
