@@ -17,10 +17,10 @@ request uses (so what it plants is exactly what a handler would have written)::
         assert (await client.session())["user"] == "alice"
 
 It works with pytest-tornado (``http_server``, ``base_url``, ``gen_test``) and with
-:class:`tornado.testing.AsyncHTTPTestCase` (``SessionClient(self.get_app_instance(),
-self.get_url(""), http_client=self.http_client)`` in a ``@gen_test`` method): it needs
-only the :class:`~tornado.web.Application` object (the one being served, in this
-process) and the base URL it is served at.
+:class:`tornado.testing.AsyncHTTPTestCase` (keep the application ``get_app()`` returns,
+then ``SessionClient(self.app, self.get_url(""), http_client=self.http_client)`` in a
+``@gen_test`` method): it needs only the :class:`~tornado.web.Application` object (the
+one being served, in this process) and the base URL it is served at.
 
 The jar is deliberately simple: one application, so cookies are kept by name
 (Domain and Path are not matched); a ``Set-Cookie`` with ``Max-Age=0`` or an
@@ -44,7 +44,7 @@ import email.utils
 import os
 import time
 from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from typing import Any, Literal
 from urllib.parse import urlencode, urlsplit
 
@@ -222,12 +222,12 @@ class SessionClient:
         self,
         data: Mapping[str, Any] | None = None,
         *,
-        max_age: float | None | Literal["default"] = "default",
+        max_age: float | Literal["default"] | None = "default",
     ) -> None:
         """Give the client a stored session holding ``data`` (replacing any it had).
 
         Use it to start a test in a given state, e.g. logged in, without going
-        through the login form.  ``max_age``: ``"default"`` for the options' 
+        through the login form.  ``max_age``: ``"default"`` for the options'
         lifetime, seconds for a session of its own lifetime (``set_max_age``), or
         ``None`` for a browser-session cookie.
         """
@@ -248,12 +248,14 @@ class SessionClient:
 
     def _request(self) -> tornado.httputil.HTTPServerRequest:
         parts = urlsplit(self.base_url)
-        headers = tornado.httputil.HTTPHeaders()
+        headers = tornado.httputil.HTTPHeaders({"Host": parts.netloc or "127.0.0.1"})
         if self.cookies:
             headers["Cookie"] = self.cookie_header()
-        return tornado.httputil.HTTPServerRequest(
-            method="GET", uri="/", headers=headers, host=parts.netloc or "127.0.0.1"
+        request = tornado.httputil.HTTPServerRequest(
+            start_line=tornado.httputil.RequestStartLine("GET", "/", "HTTP/1.1"), headers=headers
         )
+        request.protocol = parts.scheme or "http"  # what cookie_secure="auto" looks at
+        return request
 
 
 class _StandIn:
@@ -277,14 +279,10 @@ def _parse_set_cookie(header: str) -> tuple[str, str, bool]:
         key, _, setting = attribute.strip().partition("=")
         key = key.lower()
         if key == "max-age":
-            try:
+            with suppress(ValueError):
                 expired = int(setting) <= 0
-            except ValueError:
-                pass
             break  # Max-Age wins over Expires
         if key == "expires":
-            try:
+            with suppress(TypeError, ValueError):
                 expired = email.utils.parsedate_to_datetime(setting).timestamp() <= time.time()
-            except (TypeError, ValueError):
-                pass
     return name.strip(), value.strip().strip('"'), expired
