@@ -1,4 +1,5 @@
-"""The demo's flows in Chromium: visit, basket, wrong password, log in, members' page, log out.
+"""The demo's flows in Chromium: visit, basket, wrong password, log in, members' page, log out,
+and a first visit while the store is down.
 
 Owns the flows of one browser session, checked through what the page shows, what
 Chromium stores (``context.cookies()``), what the server received, and raw HTTP
@@ -9,6 +10,8 @@ replays of old cookie values; and the step-by-step screenshots in
 from __future__ import annotations
 
 import time
+
+from tornado_sessions import MemoryStore, SessionOptions
 
 try:
     from playwright.sync_api import expect
@@ -171,3 +174,26 @@ def test_logout_removes_the_cookie_and_kills_the_old_id(page, context, demo_serv
     expect(page.locator("#login")).to_be_visible()
     sent = demo_server.received.wait_for("GET", "/", since)
     assert "sessionid" not in sent.cookies()
+
+
+class _DownStore(MemoryStore):
+    """A store that fails every call, like a Redis server that is down."""
+
+    async def load(self, key):
+        raise ConnectionRefusedError("connection refused")
+
+    async def save(self, key, record):
+        raise ConnectionRefusedError("connection refused")
+
+
+def test_a_first_visit_works_while_the_store_is_down(serve_example, page, screenshot):
+    server = serve_example(SessionOptions(secret="browser-suite-secret-" * 2, store=_DownStore()))
+    response = page.goto(server.url("/"))
+    assert response is not None and response.status == 200
+    expect(page.locator("#login")).to_be_visible()
+    expect(page.locator("#no-session")).to_be_visible()
+    screenshot(page, "store-down", "01-first-visit")
+
+    with page.expect_response(server.url("/basket")) as posted:
+        page.click("#add-pear")  # something that needs the store: an honest 503
+    assert posted.value.status == 503
