@@ -243,6 +243,9 @@ def make_app(options: SessionOptions | None = None, **settings: Any) -> tornado.
             (r"/basket", Basket),
             (r"/basket/empty", EmptyBasket),
             (r"/members", Members),
+            # "Your devices" (each session of the user, with a button to end it) goes
+            # here once per-user sessions exist; its spot in the page is marked in
+            # demo/templates/base.html.
             (r"/whoami", Whoami),
             (r"/health", Health),
         ],
