@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 import tornado.escape
+import tornado.httputil
 import tornado.testing
 import tornado.web
 
@@ -176,3 +177,23 @@ def test_importing_the_testing_package_does_not_import_pytest() -> None:
         "assert 'pytest' in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.gen_test
+async def test_the_jar_follows_max_age_expires_and_domain(app: tornado.web.Application) -> None:
+    client = SessionClient(app, "http://app.example.com:8000")
+    headers = tornado.httputil.HTTPHeaders()
+    headers.add("Set-Cookie", "a=1; Path=/; Max-Age=60")
+    headers.add("Set-Cookie", "b=2; Expires=Thu, 01 Jan 2099 00:00:00 GMT")
+    headers.add("Set-Cookie", "c=3; Domain=example.com")
+    headers.add("Set-Cookie", "d=4; Domain=other.example")  # not for this host: ignored
+    client.take_cookies(headers)
+    assert client.cookies == {"a": "1", "b": "2", "c": "3"}
+    gone = tornado.httputil.HTTPHeaders()
+    gone.add("Set-Cookie", "a=; Max-Age=0")
+    gone.add("Set-Cookie", "b=; Expires=Thu, 01 Jan 1970 00:00:00 GMT")
+    gone.add("Set-Cookie", "c=x; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=60")  # Max-Age wins
+    client.take_cookies(gone)
+    assert client.cookies == {"c": "x"}
+    assert client.url("/x") == "http://app.example.com:8000/x"
+    assert client.url("https://elsewhere/") == "https://elsewhere/"

@@ -46,7 +46,7 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager, suppress
 from typing import Any, Literal
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode, urljoin, urlsplit
 
 import tornado.httpclient
 import tornado.httputil
@@ -127,15 +127,14 @@ class SessionClient:
             raise_error=False,
             **kwargs,
         )
-        if response.code == 599 and response.error is not None:
-            raise response.error
         self.responses.append(response)
         self.take_cookies(response.headers)
         location = response.headers.get("Location")
         if follow_redirects and location and response.code in (301, 302, 303, 307, 308):
             if response.code in (307, 308):  # repeat the request as it was
                 kwargs.update(method=method, body=body)
-            return await self.fetch(location, headers=headers, follow_redirects=True, **kwargs)
+            target = urljoin(response.effective_url, location)
+            return await self.fetch(target, headers=headers, follow_redirects=True, **kwargs)
         return response
 
     def url(self, path: str) -> str:
@@ -151,11 +150,7 @@ class SessionClient:
     def take_cookies(self, headers: tornado.httputil.HTTPHeaders) -> None:
         """Apply a response's ``Set-Cookie`` headers to the jar."""
         for header in headers.get_list("Set-Cookie"):
-            name, value, expired = _parse_set_cookie(header)
-            if expired:
-                self.cookies.pop(name, None)
-            else:
-                self.cookies[name] = value
+            self._take(header)
 
     def xsrf_token(self) -> str:
         """The jar's ``_xsrf`` cookie, made up (random hex, which Tornado accepts) if absent."""
@@ -210,11 +205,7 @@ class SessionClient:
             yield session
             await commit(runtime, session)
             for header in cookie_headers(runtime, session, request):
-                name, value, expired = _parse_set_cookie(header)
-                if expired:
-                    self.cookies.pop(name, None)
-                else:
-                    self.cookies[name] = value
+                self._take(header)
         finally:
             session.finish()
 
@@ -246,6 +237,16 @@ class SessionClient:
         async with self.session_transaction() as session:
             await session.destroy()
 
+    def _take(self, header: str) -> None:
+        name, value, expired, domain = _parse_set_cookie(header)
+        host = (urlsplit(self.base_url).hostname or "").lower()
+        if domain and host != domain and not host.endswith("." + domain):
+            return  # for another host (e.g. a parent domain this one does not belong to)
+        if expired:
+            self.cookies.pop(name, None)
+        else:
+            self.cookies[name] = value
+
     def _request(self) -> tornado.httputil.HTTPServerRequest:
         parts = urlsplit(self.base_url)
         headers = tornado.httputil.HTTPHeaders({"Host": parts.netloc or "127.0.0.1"})
@@ -270,19 +271,26 @@ class _StandIn:
         self.request = request
 
 
-def _parse_set_cookie(header: str) -> tuple[str, str, bool]:
-    """``(name, value, expired)`` of one ``Set-Cookie`` header."""
+def _parse_set_cookie(header: str) -> tuple[str, str, bool, str]:
+    """``(name, value, expired, domain)`` of one ``Set-Cookie`` header (``domain`` may be "")."""
     first, *attributes = header.split(";")
     name, _, value = first.partition("=")
-    expired = False
+    domain = ""
+    max_age: int | None = None
+    expires: float | None = None
     for attribute in attributes:
         key, _, setting = attribute.strip().partition("=")
         key = key.lower()
-        if key == "max-age":
+        if key == "domain":
+            domain = setting.strip().lstrip(".").lower()
+        elif key == "max-age":
             with suppress(ValueError):
-                expired = int(setting) <= 0
-            break  # Max-Age wins over Expires
-        if key == "expires":
+                max_age = int(setting)
+        elif key == "expires":
             with suppress(TypeError, ValueError):
-                expired = email.utils.parsedate_to_datetime(setting).timestamp() <= time.time()
-    return name.strip(), value.strip().strip('"'), expired
+                expires = email.utils.parsedate_to_datetime(setting).timestamp()
+    if max_age is not None:  # Max-Age wins over Expires
+        expired = max_age <= 0
+    else:
+        expired = expires is not None and expires <= time.time()
+    return name.strip(), value.strip().strip('"'), expired, domain
