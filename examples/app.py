@@ -1,105 +1,191 @@
-"""A small login / counter / logout app: the example served by ``make demo``.
+"""The tornado-sessions demo (``make demo``): log in, a basket, flash messages, log out.
 
-Run it with ``python examples/app.py [--port 8888] [--store URL] [--https CERT KEY]``.
-It shows the three moves every app makes with sessions:
+Run it with ``python examples/app.py [--port 8000] [--store URL] [--https CERT KEY]``
+and open http://127.0.0.1:8000/.  Pages are Tornado templates with plain CSS
+(``examples/demo/``), no build step.  It shows the moves every app makes:
 
-- log in: check the password, then ``await session.regenerate()`` so that an id
-  planted before login is worthless after it (session fixation), then store the
-  user;
-- use the session: a per-visitor counter that survives reloads and restarts of
-  the browser within ``max_age``; "remember me" picks the cookie's lifetime with
-  ``set_max_age()``;
-- log out: ``await session.destroy()`` deletes the record and clears the cookie.
+- **no session until one is needed**: an anonymous visitor who only looks
+  around gets no session, no cookie and no store write (``save_uninitialized``
+  stays ``False`` and nothing is put in the session), so a flood of anonymous
+  requests cannot fill the store and evict logged-in users, and a store outage
+  does not fail a first visit;
+- **something that needs a session**: adding to the basket stores one, for an
+  anonymous visitor too; emptying it ends that session again
+  (``unset="destroy"``);
+- **log in**: check the password, then ``await session.regenerate()`` so that an
+  id planted before login is worthless after it (session fixation), then store
+  the user; "remember me" picks the cookie's lifetime with ``set_max_age()``.
+  A wrong password shows the form again with the error, and stores nothing;
+- **flash messages**: ``session.flash()`` before a redirect, ``session.flashes()``
+  on the page it leads to;
+- **log out**: ``await session.destroy()`` deletes the record and clears the cookie;
+- every page shows what the session holds, when it expires on the server and
+  how long the browser keeps its cookie.
 
-The password check is a placeholder (any user, password ``"secret"``).
+The password check is a placeholder: any user name, password ``"secret"``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import html
+import datetime
 import os
 import ssl
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import tornado.web
 
-from tornado_sessions import SessionMixin, SessionOptions
+from tornado_sessions import Session, SessionMixin, SessionOptions, close_sessions, open_sessions
 
-PAGE = """<!doctype html>
-<html><head><meta charset="utf-8"><title>tornado-sessions demo</title></head>
-<body>
-<h1>tornado-sessions demo</h1>
-{body}
-</body></html>"""
-
-LOGIN_FORM = """
-<p>Not logged in. Visits this session: <span id="count">{count}</span></p>
-<form method="post" action="/login">
-  {xsrf}
-  <label>User <input name="user" id="user" value="alice"></label>
-  <label>Password <input name="password" id="password" type="password"></label>
-  <label><input type="checkbox" name="remember" id="remember"> Remember me</label>
-  <button id="login" type="submit">Log in</button>
-</form>"""
-
-WELCOME = """
-<p>Logged in as <b id="who">{user}</b>. Visits this session: <span id="count">{count}</span></p>
-<form method="post" action="/logout">
-  {xsrf}<button id="logout" type="submit">Log out</button>
-</form>"""
-
-REMEMBER_ME = 30 * 24 * 3600
+HERE = Path(__file__).resolve().parent / "demo"
+PASSWORD = "secret"  # the placeholder password, shown on the login form
+REMEMBER_ME = 30 * 24 * 3600  # "remember me": the cookie (and the session) last 30 idle days
+PORT = 8000
+FRUIT = ("apple", "pear", "plum")
 
 
-class Home(SessionMixin, tornado.web.RequestHandler):
-    """Counts visits; shows the login form or the logged-in user."""
+def demo_options(**overrides: Any) -> SessionOptions:
+    """The demo's session options: the defaults, plus ``unset="destroy"``."""
+    settings: dict[str, Any] = {
+        "secret": os.environ.get("SESSION_SECRET", "demo-secret-" * 4),
+        # A session a request leaves empty (an emptied basket) is deleted, cookie and all.
+        "unset": "destroy",
+        **overrides,
+    }
+    return SessionOptions(**settings)
 
-    async def get(self) -> None:
-        session = await self.get_session()
-        session["count"] = session.get("count", 0) + 1
-        template = WELCOME if "user" in session else LOGIN_FORM
-        body = template.format(
-            user=html.escape(str(session.get("user", ""))),
-            count=session["count"],
-            xsrf=self.xsrf_form_html(),
+
+class Page(SessionMixin, tornado.web.RequestHandler):
+    """Base of the HTML pages: the session is loaded in ``prepare()``.
+
+    Loading costs no store call for a visitor without a session cookie, and
+    reading a session never writes one: only pages that put something in it do.
+    """
+
+    preload_session = True
+
+    def get_current_user(self) -> str | None:
+        user = self.session.get("user")
+        return user if isinstance(user, str) else None
+
+    def render_page(self, template: str, **values: Any) -> None:
+        """Render ``template`` with the flashed messages and a view of the session."""
+        session = self.session
+        messages = session.flashes()  # read once: gone from the session after this page
+        defaults = {"logged_out": False, "next_url": "/", "error": None, "typed_user": ""}
+        self.render(
+            template,
+            messages=messages,
+            panel=session_panel(session, self.settings["sessions"]),
+            user=self.current_user,
+            password_hint=PASSWORD,
+            fruit=FRUIT,
+            basket=list(session.get("basket", [])),
+            **{**defaults, **values},
         )
-        self.write(PAGE.format(body=body))
 
 
-class Login(SessionMixin, tornado.web.RequestHandler):
-    """Checks the password, regenerates the session id, stores the user."""
+class Home(Page):
+    """The home page: the login form or the logged-in user, the basket, the session."""
+
+    def get(self) -> None:
+        if self.current_user:
+            # A logged-in session changes on every page: this counter is written each time.
+            self.session["visits"] = self.session.get("visits", 0) + 1
+        self.render_page("home.html", logged_out=self.get_argument("logged_out", None) is not None)
+
+
+class Login(Page):
+    """GET: the login form (where ``@authenticated`` sends visitors).  POST: log in."""
+
+    def get(self) -> None:
+        self.render_page("login.html", next_url=self.next_url())
 
     async def post(self) -> None:
         user = self.get_argument("user", "").strip()
-        if not user or self.get_argument("password", "") != "secret":
+        if not user or self.get_argument("password", "") != PASSWORD:
+            # Shown in the form; nothing is stored for a failed attempt.
             self.set_status(403)
-            self.write(PAGE.format(body='<p id="error">Wrong user or password.</p>'))
+            self.render_page(
+                "login.html",
+                next_url=self.next_url(),
+                error="Wrong user name or password.",
+                typed_user=user,
+            )
             return
-        session = await self.get_session()
-        await session.regenerate()  # the defence against session fixation
+        session = self.session
+        await session.regenerate()  # the defence against session fixation; the basket stays
+        remember = self.get_argument("remember", None) is not None
         session["user"] = user
-        session.set_max_age(REMEMBER_ME if self.get_argument("remember", None) else None)
-        self.redirect("/")
+        session["remember_me"] = remember
+        session["visits"] = 0
+        session.set_max_age(REMEMBER_ME if remember else None)  # None: a browser-session cookie
+        session.flash(f"Welcome, {user}. You are logged in.", "success")
+        self.redirect(self.next_url())
+
+    def next_url(self) -> str:
+        """Where to go after login: a path on this site only (no open redirect)."""
+        target = self.get_argument("next", "/")
+        parts = urlsplit(target)
+        if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+            return "/"
+        return target
 
 
-class Logout(SessionMixin, tornado.web.RequestHandler):
+class Logout(Page):
     """Deletes the session and clears its cookie."""
 
     async def post(self) -> None:
-        session = await self.get_session()
-        await session.destroy()
+        await self.session.destroy()
+        # No flash here: it would store a new session for a visitor who just left.
+        self.redirect("/?logged_out=1")
+
+
+class Basket(Page):
+    """Adds to the basket: something that needs a session, even without logging in."""
+
+    def post(self) -> None:
+        item = self.get_argument("item")
+        if item not in FRUIT:
+            raise tornado.web.HTTPError(400, reason="unknown item")
+        self.session.setdefault("basket", []).append(item)
+        self.session.flash(f"Added {item} to your basket.")
         self.redirect("/")
 
 
+class EmptyBasket(Page):
+    """Empties the basket; an anonymous session left empty is deleted (``unset="destroy"``)."""
+
+    def post(self) -> None:
+        self.session.pop("basket", None)
+        if self.current_user:
+            self.session.flash("Your basket is empty.")
+        self.redirect("/")
+
+
+class Members(Page):
+    """A page for logged-in users only: ``@authenticated`` redirects to ``/login?next=...``."""
+
+    @tornado.web.authenticated
+    def get(self) -> None:
+        self.render_page("members.html")
+
+
 class Whoami(SessionMixin, tornado.web.RequestHandler):
-    """JSON view of the session, for scripts and tests."""
+    """JSON view of the session, for scripts and tests.  Reads only: writes nothing."""
 
     async def get(self) -> None:
         session = await self.get_session()
         self.write(
-            {"user": session.get("user"), "count": session.get("count", 0), "new": session.is_new}
+            {
+                "user": session.get("user"),
+                "visits": session.get("visits", 0),
+                "basket": list(session.get("basket", [])),
+                "new": session.is_new,
+            }
         )
 
 
@@ -110,19 +196,63 @@ class Health(SessionMixin, tornado.web.RequestHandler):
         self.write("ok")
 
 
+def session_panel(session: Session, options: SessionOptions) -> dict[str, Any] | None:
+    """What the page shows about the session: ``None`` when there is none."""
+    if session.is_new:
+        return None
+    left = session.max_age or 0.0
+    if session.get("user") is None:
+        cookie = f"kept by the browser for {duration(options.max_age)} (the max_age option)"
+    elif session.get("remember_me"):
+        cookie = f'kept by the browser for {duration(REMEMBER_ME)} ("remember me")'
+    else:
+        cookie = "a browser-session cookie: deleted when the browser closes"
+    return {
+        "values": {key: session[key] for key in sorted(session)},
+        "created": timestamp(session.created_at),
+        "expires": timestamp(session.expires_at),
+        "expires_in": duration(left),
+        "cookie": cookie,
+    }
+
+
+def timestamp(when: float) -> str:
+    """A Unix time as ``2026-12-06 14:05 UTC``."""
+    moment = datetime.datetime.fromtimestamp(when, datetime.UTC)
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def duration(seconds: float) -> str:
+    """``seconds`` in words, to the two largest units: ``13 days 23 hours``."""
+    remaining = int(seconds)
+    parts = []
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1)):
+        count, remaining = divmod(remaining, size)
+        if count:
+            parts.append(f"{count} {unit}{'s' if count != 1 else ''}")
+    return " ".join(parts[:2]) or "less than a second"
+
+
 def make_app(options: SessionOptions | None = None, **settings: Any) -> tornado.web.Application:
-    """The demo application; ``options`` default to the memory store."""
-    if options is None:
-        options = SessionOptions(secret=os.environ.get("SESSION_SECRET", "demo-secret-" * 4))
+    """The demo application; ``options`` default to :func:`demo_options` (memory store)."""
     return tornado.web.Application(
         [
             (r"/", Home),
             (r"/login", Login),
             (r"/logout", Logout),
+            (r"/basket", Basket),
+            (r"/basket/empty", EmptyBasket),
+            (r"/members", Members),
+            # "Your devices" (each session of the user, with a button to end it) goes
+            # here once per-user sessions exist; its spot in the page is marked in
+            # demo/templates/base.html.
             (r"/whoami", Whoami),
             (r"/health", Health),
         ],
-        sessions=options,
+        sessions=options or demo_options(),
+        template_path=str(HERE / "templates"),
+        static_path=str(HERE / "static"),
+        login_url="/login",
         xsrf_cookies=True,
         **settings,
     )
@@ -130,7 +260,7 @@ def make_app(options: SessionOptions | None = None, **settings: Any) -> tornado.
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--port", type=int, default=8888)
+    parser.add_argument("--port", type=int, default=PORT)
     parser.add_argument("--address", default="127.0.0.1")
     parser.add_argument("--store", default="memory://", help="a store URL, e.g. redis://...")
     parser.add_argument(
@@ -147,17 +277,16 @@ async def main() -> None:
         ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ssl_context.load_cert_chain(*args.https)
         secure = True
-    options = SessionOptions(
-        secret=os.environ.get("SESSION_SECRET", "demo-secret-" * 4),
-        store=args.store,
-        name=args.cookie_name,
-        cookie_secure=secure,  # type: ignore[arg-type]
-    )
-    app = make_app(options)
-    app.listen(args.port, args.address, ssl_options=ssl_context)
+    app = make_app(demo_options(store=args.store, name=args.cookie_name, cookie_secure=secure))
+    await open_sessions(app)  # a wrong option or an unreachable store fails here, not later
+    server = app.listen(args.port, args.address, ssl_options=ssl_context)
     scheme = "https" if args.https else "http"
     print(f"serving on {scheme}://{args.address}:{args.port}/", flush=True)
-    await asyncio.Event().wait()
+    try:
+        await asyncio.Event().wait()
+    finally:
+        server.stop()
+        await close_sessions(app)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,8 @@
 """Shared fixtures for the core tests: a cookie-keeping HTTP client and a counting store.
 
+The client is the public :class:`tornado_sessions.testing.SessionClient`, wrapped so
+that tests read each response's session ``Set-Cookie`` already parsed.
+
 Every HTTP test runs a real Tornado server (pytest-tornado's ``http_server``) and
 talks to it over a real socket; cookies are read from real ``Set-Cookie`` headers.
 """
@@ -15,6 +18,7 @@ import tornado.web
 
 from tornado_sessions import Changes, MemoryStore, Record, SessionOptions
 from tornado_sessions.startup import PROBE_KEY
+from tornado_sessions.testing import SessionClient
 
 SECRET = "s" * 32
 
@@ -94,13 +98,22 @@ def parse_set_cookie(header: str) -> dict[str, str]:
 
 
 class Client:
-    """A minimal browser: keeps the session cookie it is sent and sends it back."""
+    """A minimal browser: the public :class:`SessionClient`, seen through :class:`Response`.
 
-    def __init__(self, base_url: str, name: str = "sessionid") -> None:
-        self.base_url = base_url
+    ``value`` is the session cookie in its jar; ``fetch(..., cookie=...)`` sends
+    that value instead, for one request, and a ``Cookie`` header passed in
+    ``headers`` is sent exactly as given.
+    """
+
+    def __init__(
+        self, app: tornado.web.Application, base_url: str, name: str = "sessionid"
+    ) -> None:
         self.name = name
-        self.value: str | None = None
-        self.http = tornado.httpclient.AsyncHTTPClient()
+        self.session_client = SessionClient(app, base_url)
+
+    @property
+    def value(self) -> str | None:
+        return self.session_client.cookies.get(self.name)
 
     async def fetch(
         self,
@@ -112,24 +125,10 @@ class Client:
         cookie: str | None = None,
     ) -> Response:
         headers = dict(headers or {})
-        value = cookie if cookie is not None else self.value
-        if value is not None:
-            headers["Cookie"] = f"{self.name}={value}"
-        if method == "POST" and body is None:
-            body = ""
-        response = await self.http.fetch(
-            self.base_url + path,
-            method=method,
-            body=body,
-            headers=headers,
-            raise_error=False,
-            follow_redirects=False,
-        )
-        result = Response(response, self.name)
-        if result.cookie is not None:
-            morsel = result.cookie
-            self.value = None if morsel.get("max-age") == "0" else morsel["value"]
-        return result
+        if cookie is not None and "Cookie" not in headers:
+            headers["Cookie"] = f"{self.name}={cookie}"
+        response = await self.session_client.fetch(path, method=method, body=body, headers=headers)
+        return Response(response, self.name)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -167,8 +166,10 @@ def app(
 
 
 @pytest.fixture
-def client(http_server: Any, base_url: str, options_kwargs: dict[str, Any]) -> Client:
-    return Client(base_url, options_kwargs.get("name", "sessionid"))
+def client(
+    app: tornado.web.Application, http_server: Any, base_url: str, options_kwargs: dict[str, Any]
+) -> Client:
+    return Client(app, base_url, options_kwargs.get("name", "sessionid"))
 
 
 async def use_options(app: tornado.web.Application, options: SessionOptions) -> None:

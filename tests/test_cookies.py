@@ -77,7 +77,7 @@ def make_app(store: CountingStore, **kwargs: Any) -> tornado.web.Application:
 async def test_secret_rotation_old_cookies_verify_new_ones_use_the_first_secret(
     http_server: Any, base_url: str, app: tornado.web.Application, store: CountingStore
 ) -> None:
-    client = Client(base_url)
+    client = Client(app, base_url)
     old_cookie = await signed_in(client)  # signed with SECRET
     # Deploy a new secret in front of the old one (as a restart with new settings would).
     rotated = SessionOptions(secret=["n" * 32, SECRET], store=store)
@@ -206,7 +206,7 @@ def test_secret_is_not_shown_in_repr() -> None:
 async def test_cookie_verified_by_an_old_secret_is_re_signed_even_without_a_write(
     http_server: Any, base_url: str, app: tornado.web.Application, store: CountingStore
 ) -> None:
-    client = Client(base_url)
+    client = Client(app, base_url)
     old_cookie = await signed_in(client)
     rotated = SessionOptions(secret=["n" * 32, SECRET], store=store, browser_session_cookie=True)
     await use_options(app, rotated)

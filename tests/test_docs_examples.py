@@ -23,6 +23,12 @@ line just before the opening fence; it does not show when the Markdown is render
 - Marker ``<!-- file: PATH -->``: the block is the whole content of PATH (a file
   of this repository that is itself tested), compared byte for byte.  Marker
   ``<!-- excerpt: PATH -->``: the block appears, verbatim, in PATH.
+- Marker ``<!-- save-as: NAME -->`` on a python block: the block runs as above
+  and is also written to ``NAME`` in the scratch directory, as the text tells the
+  reader to save it (so a later test file can import it).
+- Marker ``<!-- pytest: NAME -->`` on a python block: the block is a test file the
+  reader saves as ``NAME``; it is written to the scratch directory and run with
+  pytest there (pytest-tornado's fixtures available), and every test in it must pass.
 - Marker ``<!-- not-run: REASON -->``: the block is skipped; the reason is
   required.  Use it sparingly.
 
@@ -38,6 +44,8 @@ import os
 import re
 import shlex
 import socket
+import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,7 +62,7 @@ DOCUMENTS = sorted([ROOT / "README.md", *(ROOT / "docs").glob("*.md")])
 
 _FENCE = re.compile(r"^```([\w+-]*)\s*$")
 _MARKER = re.compile(r"^<!--\s*([\w-]+)\s*(?::\s*(.*?))?\s*-->$")
-_KNOWN_MARKERS = {"excerpt", "file", "not-run"}
+_KNOWN_MARKERS = {"excerpt", "file", "not-run", "pytest", "save-as"}
 _EXAMPLE_PORT = "localhost:8888"
 
 
@@ -204,6 +212,23 @@ def matches(expected: list[str], actual: list[str]) -> bool:
     return True
 
 
+async def run_pytest(block: Block, scratch: Path) -> None:
+    """Run the test file a block showed, as the reader would: ``pytest NAME`` in their folder."""
+    assert block.argument is not None
+    result = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", block.argument],
+        cwd=scratch,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, (
+        f"{block.where}: pytest {block.argument} failed:\n{result.stdout}\n{result.stderr}"
+    )
+    assert " passed" in result.stdout and " skipped" not in result.stdout, result.stdout
+
+
 # -- sh blocks ----------------------------------------------------------------------
 
 
@@ -229,7 +254,10 @@ def check_shell(block: Block, document: str) -> None:
             assert cwd.is_dir(), f"{block.where}: no directory {arguments[0]!r}"
         elif words[:2] == ["pip", "install"] or words[:4] == ["python", "-m", "pip", "install"]:
             for argument in words[words.index("install") + 1 :]:
-                if argument.startswith((".", "/")):
+                if argument.startswith("git+file://$PWD"):  # a clone of this checkout
+                    _, _, fragment = argument.partition("#subdirectory=")
+                    assert (cwd / fragment).is_dir(), f"{block.where}: no {fragment!r}"
+                elif argument.startswith((".", "/")):
                     assert (cwd / argument).exists(), f"{block.where}: no path {argument!r}"
                 else:
                     assert argument.startswith("-"), (
@@ -269,7 +297,13 @@ async def run_document(path: Path, scratch: Path) -> None:
                     f"{block.where}: the block differs from {block.argument}; copy it again"
                 )
                 continue
-            if block.language in ("python", "py"):
+            if block.marker in ("pytest", "save-as"):
+                assert block.argument, f"{block.where}: name the file"
+                assert block.language in ("python", "py"), f"{block.where}: not a python block"
+                (scratch / block.argument).write_text(block.text, encoding="utf-8")
+            if block.marker == "pytest":
+                await run_pytest(block, scratch)
+            elif block.language in ("python", "py"):
                 await run.run_python(block)
             elif block.language == "console":
                 await run.run_console(block)

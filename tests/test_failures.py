@@ -98,7 +98,7 @@ async def test_store_slower_than_store_timeout_is_a_503(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     app.settings["sessions"] = hanging_app.settings["sessions"]
-    client = Client(base_url)
+    client = Client(app, base_url)
     loop = asyncio.get_running_loop()
     started = loop.time()
     response = await client.fetch("/set?a=1")
@@ -182,7 +182,9 @@ async def test_store_failure_after_headers_were_sent_cuts_the_response_short(
     # A new session: the first flush saves it whole; the late change is a delta, which fails.
     store.fail.add("save_changes")
     with pytest.raises(Exception) as failure:
-        response = await client.http.fetch(client.base_url + "/stream")
+        response = await client.session_client.http_client.fetch(
+            client.session_client.url("/stream")
+        )
         raise AssertionError(f"a complete response was delivered: {response.code}")
     assert not isinstance(failure.value, AssertionError)
     assert store.calls["save"] == 1 and store.calls["save_changes"] == 1

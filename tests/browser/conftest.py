@@ -298,7 +298,8 @@ def screenshot() -> Callable[[Any, str, str], Path]:
 
 @dataclass(frozen=True)
 class Replay:
-    """The answer to a raw ``GET /whoami``: the JSON body and any ``Set-Cookie`` headers."""
+    """The answer to a raw ``GET /whoami`` (``user``, ``visits``, ``basket``, ``new``) and any
+    ``Set-Cookie`` headers."""
 
     status: int
     body: dict[str, Any]
@@ -404,6 +405,14 @@ class AppEndpoint:
         page.click("#login")
         page.locator("#who").wait_for()
         assert page.text_content("#who") == user
+
+    def add_to_basket(self, page: Any, item: str = "pear", *, navigate: bool = True) -> None:
+        """Press "Add <item>" on ``/``: the demo's way to start a session without logging in."""
+        if navigate:
+            page.goto(self.url("/"))
+        page.click(f"#add-{item}")
+        page.locator("#basket").wait_for()
+        assert item in (page.text_content("#basket") or "")
 
     def replay(self, cookie_value: str | None, path: str = "/whoami") -> Replay:
         """``GET path`` sent by hand (no browser), carrying ``cookie_value`` if given."""

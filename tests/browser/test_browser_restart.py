@@ -1,6 +1,6 @@
 """Sessions across a real browser restart: Chromium quit and relaunched on the same profile.
 
-Owns what survives a restart: a persistent session cookie (the anonymous counter,
+Owns what survives a restart: a persistent session cookie (an anonymous basket,
 "remember me") is kept by Chromium's cookie database and sent again; a
 browser-session cookie (a login without "remember me") is dropped by Chromium
 while the server still holds the record.
@@ -15,17 +15,16 @@ try:
 except ImportError:  # the conftest's fixtures skip (or fail under CI) with the reason
     expect = None
 
-FOURTEEN_DAYS = 14 * 24 * 3600  # SessionOptions.max_age, the example app's default
-THIRTY_DAYS = 30 * 24 * 3600  # the example app's REMEMBER_ME
+FOURTEEN_DAYS = 14 * 24 * 3600  # SessionOptions.max_age, the demo's default
+THIRTY_DAYS = 30 * 24 * 3600  # the demo's REMEMBER_ME
 
 
-def test_counter_survives_a_browser_restart(profile, demo_server):
+def test_basket_survives_a_browser_restart(profile, demo_server):
     context = profile.start()
     page = profile.page()
-    page.goto(demo_server.url("/"))
-    expect(page.locator("#count")).to_have_text("1")
-    page.reload()
-    expect(page.locator("#count")).to_have_text("2")
+    demo_server.add_to_basket(page, "pear")
+    page.click("#add-plum")
+    expect(page.locator("#basket")).to_have_text("pear, plum")
     cookie = demo_server.browser_cookie(context)
     assert FOURTEEN_DAYS - 60 < cookie["expires"] - time.time() <= FOURTEEN_DAYS + 1
 
@@ -34,7 +33,7 @@ def test_counter_survives_a_browser_restart(profile, demo_server):
     assert demo_server.browser_cookie(context)["value"] == cookie["value"]
     since = demo_server.received.mark()
     page.goto(demo_server.url("/"))
-    expect(page.locator("#count")).to_have_text("3")
+    expect(page.locator("#basket")).to_have_text("pear, plum")
     sent = demo_server.received.wait_for("GET", "/", since)
     assert sent.cookies()["sessionid"] == cookie["value"]
 
@@ -67,7 +66,7 @@ def test_browser_session_cookie_does_not_survive_a_browser_restart(profile, demo
     since = demo_server.received.mark()
     page.goto(demo_server.url("/"))
     expect(page.locator("#login")).to_be_visible()
-    expect(page.locator("#count")).to_have_text("1")
+    expect(page.locator("#no-session")).to_be_visible()
     sent = demo_server.received.wait_for("GET", "/", since)
     assert "sessionid" not in sent.cookies()
     # The browser forgot the cookie; the server did not forget the session.

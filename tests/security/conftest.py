@@ -1,8 +1,9 @@
 """Shared fixtures of the security and reliability suites (tests/security/).
 
 Owns: the test application (a handful of session handlers), its store (a
-MemoryStore that counts calls), the signing secret, a small HTTP client that reads
-session cookies from the real ``Set-Cookie`` headers, and private Redis and
+MemoryStore that counts calls), the signing secret, a stateless view of the public
+``SessionClient`` that reads session cookies from the real ``Set-Cookie`` headers,
+and private Redis and
 FerretDB servers for the suites that run against every store with delta writes.
 (The slow suites read ``TORNADO_SESSIONS_FULL=1`` themselves to switch to their
 full form.)
@@ -24,11 +25,12 @@ from typing import Any, NoReturn
 
 import pytest
 import tornado.web
-from tornado.httpclient import AsyncHTTPClient, HTTPResponse
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPResponse
 
 from tornado_sessions import MemoryStore, SessionMixin, SessionOptions, Store
 from tornado_sessions.ids import store_key
 from tornado_sessions.signing import Signer
+from tornado_sessions.testing import SessionClient
 
 # Hypothesis imports libcst (and through it a deprecated mypy_extensions API) only
 # when it reports a failing example; under "warnings are errors" that import turns a
@@ -187,9 +189,17 @@ class Reply:
 
 
 class Client:
-    """A thin wrapper over AsyncHTTPClient: real requests, cookies from real headers."""
+    """Stateless requests over the public :class:`SessionClient`: each call names its cookie.
 
-    def __init__(self, http_client: AsyncHTTPClient, base_url: str) -> None:
+    The jar is emptied before every request, so a request carries exactly the
+    cookie (or raw ``Cookie`` header) the test gives it; the answer is a
+    :class:`Reply` with the ``Set-Cookie`` headers as they came.
+    """
+
+    def __init__(
+        self, app: tornado.web.Application, http_client: AsyncHTTPClient, base_url: str
+    ) -> None:
+        self.session_client = SessionClient(app, base_url, http_client=http_client)
         self.http_client = http_client
         self.base_url = base_url
 
@@ -209,17 +219,17 @@ class Client:
             all_headers["Cookie"] = raw_cookie_header
         elif cookie is not None:
             all_headers["Cookie"] = f"{NAME}={cookie}"
-        response: HTTPResponse = await self.http_client.fetch(
-            self.base_url + path,
-            method=method,
-            body=body,
-            headers=all_headers,
-            raise_error=False,
-            follow_redirects=False,
-            request_timeout=request_timeout,
-        )
-        if response.code == 599:
-            raise AssertionError(f"no HTTP response for {path}: {response.error!r}")
+        self.session_client.cookies.clear()
+        try:
+            response: HTTPResponse = await self.session_client.fetch(
+                path,
+                method=method,
+                body=body,
+                headers=all_headers,
+                request_timeout=request_timeout,
+            )
+        except HTTPClientError as exc:  # no HTTP response at all (a timeout, a reset)
+            raise AssertionError(f"no HTTP response for {path}: {exc!r}") from exc
         return Reply(
             response.code,
             response.headers,
@@ -262,8 +272,8 @@ def app(session_options: SessionOptions) -> tornado.web.Application:
 
 
 @pytest.fixture
-def client(http_client: AsyncHTTPClient, base_url: str) -> Client:
-    return Client(http_client, base_url)
+def client(app: tornado.web.Application, http_client: AsyncHTTPClient, base_url: str) -> Client:
+    return Client(app, http_client, base_url)
 
 
 @pytest.fixture

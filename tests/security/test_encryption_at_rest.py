@@ -119,7 +119,7 @@ def serve(store: Store, io_loop: Any) -> Iterator[Serve]:
         server.add_sockets([listener])
         running.append((server, app))
         port = listener.getsockname()[1]
-        return Client(AsyncHTTPClient(), f"http://127.0.0.1:{port}")
+        return Client(app, AsyncHTTPClient(), f"http://127.0.0.1:{port}")
 
     yield start
     for server, app in running:

@@ -37,6 +37,7 @@ from tornado_sessions_mongo import MongoStore
 from tornado_sessions_mongo.testing import ENV_URL, FerretDB, free_port, start_ferretdb
 
 from tornado_sessions import SessionMixin, SessionOptions, close_sessions
+from tornado_sessions.testing import SessionClient
 
 #: The two clients every store test runs with.
 CLIENTS = ("pymongo", "motor")
@@ -319,27 +320,41 @@ class Reply:
 
 
 class Browser:
-    """Keeps the ``sessionid`` cookie from real ``Set-Cookie`` headers and sends it back."""
+    """The public ``SessionClient`` seen through :class:`Reply`; ``cookie``: its session cookie."""
 
-    def __init__(self, http_client: tornado.httpclient.AsyncHTTPClient, base_url: str) -> None:
-        self.http_client = http_client
-        self.base_url = base_url
-        self.cookie: str | None = None
+    def __init__(
+        self,
+        app: tornado.web.Application,
+        http_client: tornado.httpclient.AsyncHTTPClient,
+        base_url: str,
+    ) -> None:
+        self.client = SessionClient(app, base_url, http_client=http_client)
+
+    @property
+    def cookie(self) -> str | None:
+        return self.client.session_cookie
+
+    @cookie.setter
+    def cookie(self, value: str | None) -> None:
+        if value is None:
+            self.client.cookies.pop("sessionid", None)
+        else:
+            self.client.cookies["sessionid"] = value
 
     async def get(self, path: str, *, cookie: str | None = None, keep: bool = True) -> Reply:
-        """GET ``path`` with the session cookie (or ``cookie``); remember what comes back."""
-        sent = cookie if cookie is not None else self.cookie
-        headers = {"Cookie": f"sessionid={sent}"} if sent else {}
+        """GET ``path`` with the session cookie (or ``cookie``; ``""`` for none).
+
+        With ``keep``, a session cookie the response sets (or clears) is kept;
+        otherwise the browser's cookie is as before the request.
+        """
+        before = self.cookie
+        if cookie is not None:
+            self.cookie = cookie or None
         started = time.monotonic()
-        response = await self.http_client.fetch(
-            self.base_url + path, headers=headers, raise_error=False, request_timeout=30
-        )
+        response = await self.client.fetch(path, request_timeout=30)
         reply = Reply(response, time.monotonic() - started)
-        if reply.set_cookies and keep:
-            header = reply.set_cookies[-1]
-            value = header.split(";", 1)[0].split("=", 1)[1]
-            cleared = "max-age=0" in header.lower().replace(" ", "")
-            self.cookie = None if cleared or not value else value
+        if not keep or (cookie is not None and not reply.set_cookies):
+            self.cookie = before
         return reply
 
 
@@ -349,4 +364,4 @@ def browser(
 ) -> Browser:
     # ``app`` first: without a server the test is skipped (or fails) before
     # pytest-tornado binds a port.
-    return Browser(http_client, base_url)
+    return Browser(app, http_client, base_url)

@@ -18,8 +18,8 @@ Tornado application whose sessions live in a :class:`RedisStore` on
 ``store_server`` (``redis_server`` unless a module overrides it), with
 ``session_options`` (override per module, or per test with indirect
 parametrization) and ``store_setting`` (``"instance"``, or ``"url"`` to go
-through the plugin registry); ``browser`` keeps the session cookie from real ``Set-Cookie``
-headers and sends it back.
+through the plugin registry); ``browser`` (the public ``SessionClient``) keeps the
+session cookie from real ``Set-Cookie`` headers and sends it back.
 
 The binary is ``redis-server`` from ``PATH`` (or ``$REDIS_SERVER``).  If it is
 missing, the tests that need a server fail when ``$CI`` is set and are skipped,
@@ -50,6 +50,7 @@ from tornado_sessions_redis.testing import (
 )
 
 from tornado_sessions import SessionMixin, SessionOptions, close_sessions
+from tornado_sessions.testing import SessionClient
 
 
 @pytest.fixture(scope="session")
@@ -280,29 +281,36 @@ class Reply:
 
 
 class Browser:
-    """Keeps the ``sessionid`` cookie from real ``Set-Cookie`` headers and sends it back."""
+    """The public ``SessionClient`` seen through :class:`Reply`; ``cookie``: its session cookie."""
 
-    def __init__(self, http_client: tornado.httpclient.AsyncHTTPClient, base_url: str) -> None:
-        self.http_client = http_client
-        self.base_url = base_url
-        self.cookie: str | None = None
+    def __init__(
+        self,
+        app: tornado.web.Application,
+        http_client: tornado.httpclient.AsyncHTTPClient,
+        base_url: str,
+    ) -> None:
+        self.client = SessionClient(app, base_url, http_client=http_client)
+
+    @property
+    def cookie(self) -> str | None:
+        return self.client.session_cookie
+
+    @cookie.setter
+    def cookie(self, value: str | None) -> None:
+        if value is None:
+            self.client.cookies.pop("sessionid", None)
+        else:
+            self.client.cookies["sessionid"] = value
 
     async def get(self, path: str, *, timeout: float = 10.0) -> Reply:
-        headers = {"Cookie": f"sessionid={self.cookie}"} if self.cookie else {}
         started = time.monotonic()
-        response = await self.http_client.fetch(
-            self.base_url + path, headers=headers, raise_error=False, request_timeout=timeout
-        )
+        response = await self.client.fetch(path, request_timeout=timeout)
         elapsed = time.monotonic() - started
         cookies = [
             header
             for header in response.headers.get_list("Set-Cookie")
             if header.startswith("sessionid=")
         ]
-        if cookies:
-            value = cookies[-1].split(";", 1)[0].split("=", 1)[1]
-            cleared = "max-age=0" in cookies[-1].lower().replace(" ", "")
-            self.cookie = None if cleared or not value else value
         return Reply(response.code, response.body or b"", cookies, elapsed)
 
 
@@ -312,4 +320,4 @@ def browser(
 ) -> Browser:
     # ``app`` first: if the servers are missing, the test is skipped before
     # pytest-tornado binds a port it would then never close.
-    return Browser(http_client, base_url)
+    return Browser(app, http_client, base_url)
