@@ -16,7 +16,10 @@ from tornado_sessions.options import redact_url
         ("redis://:s3cret@host:6379/0", "redis://:***@host:6379/0"),
         ("mongodb://app:s3cret@host/db", "mongodb://app:***@host/db"),
         ("redis://host/0?password=s3cret", "redis://host/0?password=***"),
-        ("redis://host/0?db=1&PASSWORD=s3cret&prefix=x", "redis://host/0?db=1&PASSWORD=***&prefix=x"),
+        (
+            "redis://host/0?db=1&PASSWORD=s3cret&prefix=x",
+            "redis://host/0?db=1&PASSWORD=***&prefix=x",
+        ),
         ("redis://u:one@host/0?password=two", "redis://u:***@host/0?password=***"),
         ("redis://host/0?my_password_hint=kept", "redis://host/0?my_password_hint=kept"),
     ],
