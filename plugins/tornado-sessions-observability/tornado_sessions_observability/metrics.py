@@ -160,7 +160,7 @@ class SessionMetrics:
             )
         child.observe(duration)
         if error is not None:
-            kind = "timeout" if isinstance(error, TimeoutError) else "error"
+            kind = "timeout" if _is_timeout(error) else "error"
             error_key = (operation, scheme, kind)
             counter = self._errors.get(error_key)
             if counter is None:
@@ -186,6 +186,13 @@ class SessionMetrics:
             with contextlib.suppress(KeyError):  # already removed
                 self.registry.unregister(collector)
         self._collectors = []
+
+
+def _is_timeout(error: BaseException) -> bool:
+    """A timeout: Python's, or a driver's (redis-py's TimeoutError, PyMongo's NetworkTimeout)."""
+    return isinstance(error, TimeoutError) or any(
+        "Timeout" in kind.__name__ for kind in type(error).__mro__
+    )
 
 
 def install_metrics(
