@@ -21,11 +21,16 @@ from tornado_sessions.options import redact_url
             "redis://host/0?db=1&PASSWORD=***&prefix=x",
         ),
         ("redis://u:one@host/0?password=two", "redis://u:***@host/0?password=***"),
+        ("memory://?password=s3cret", "memory://?password=***"),
         ("redis://host/0?my_password_hint=kept", "redis://host/0?my_password_hint=kept"),
     ],
 )
 def test_redact_url_hides_passwords_in_userinfo_and_query(url: str, shown: str) -> None:
     assert redact_url(url) == shown
+
+
+def test_repr_of_options_keeps_a_url_without_password_as_written() -> None:
+    assert "store='memory://'" in repr(SessionOptions(secret="x" * 32))
 
 
 def test_repr_of_options_hides_a_query_password() -> None:

@@ -30,6 +30,9 @@ from .exits import CommandError, ExitCode
 
 __all__ = ["URL_VARIABLE", "Connection", "opened_store", "operation_failed", "resolve_url", "scrub"]
 
+#: Query options whose values are secrets (as ``options.redact_url`` redacts them).
+_SECRET_KEYS = frozenset({"password", "pass", "pwd", "secret", "token", "auth"})
+
 #: The environment variable read when a command is given no store URL.
 URL_VARIABLE = "TORNADO_SESSIONS_STORE"
 
@@ -51,7 +54,7 @@ def _secrets(url: str) -> list[str]:
     except ValueError:
         return []
     found = [parts.password] if parts.password else []
-    found += [value for name, value in parse_qsl(parts.query) if name.lower() == "password"]
+    found += [value for name, value in parse_qsl(parts.query) if name.lower() in _SECRET_KEYS]
     return [text for secret in found if secret for text in {secret, unquote(secret)}]
 
 
