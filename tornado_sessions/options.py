@@ -77,6 +77,7 @@ def redact_url(url: str) -> str:
         parts = urlsplit(url)
     except ValueError:
         return "<unparsable URL>"
+    original = parts
     if parts.password is not None:
         userinfo, _, host = parts.netloc.rpartition("@")
         user = userinfo.split(":", 1)[0]
@@ -88,6 +89,11 @@ def redact_url(url: str) -> str:
             for name, eq, value in pairs
         ]
         parts = parts._replace(query="&".join("".join(pair) for pair in shown))
+    # urlunsplit() would turn "memory://" into "memory:": keep the URL's own spelling.
+    if parts == original:
+        return url
+    if parts.netloc == original.netloc:
+        return url.replace(f"?{original.query}", f"?{parts.query}", 1)
     return urlunsplit(parts)
 
 
