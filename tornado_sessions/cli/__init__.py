@@ -23,7 +23,7 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
-from . import admin, health, plugins
+from . import admin, health, plugins, rotation
 from .exits import CommandError, ExitCode
 from .output import Output
 
@@ -72,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     plugins.add_parser(commands, common)
     health.add_parser(commands, common)
     admin.add_parsers(commands, common)
+    rotation.add_parser(commands, common)
     return parser
 
 

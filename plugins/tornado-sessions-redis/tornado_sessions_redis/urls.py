@@ -64,6 +64,8 @@ STORE_OPTIONS: dict[str, str] = {
 #: redis-py options passed on, on every scheme.
 CLIENT_OPTIONS: dict[str, str] = {
     "db": "database number (single node only; a cluster has only 0)",
+    "username": "ACL user name (or in the URL: redis://user:password@host)",
+    "password": "password (or in the URL); never shown in logs or repr",
     "socket_timeout": "seconds to wait for a reply (default: store_timeout)",
     "socket_connect_timeout": "seconds to wait for a connection (default: store_timeout)",
     "socket_keepalive": "true/false: TCP keepalive",
