@@ -34,7 +34,7 @@ Hooks a test class may override:
   with ``store.save()``; see the method for when to override it;
 - ``max_blocking_seconds`` (default 0.005): the longest a store call may hold the
   event loop in one step;
-- ``test_timeout`` (default 60): seconds a single test may take.
+- ``max_test_seconds`` (default 60): seconds a single test may take.
 
 Failures are plain :class:`AssertionError` messages that carry the values (no
 pytest assertion rewriting is needed).  Tests of an optional capability the store
@@ -280,7 +280,7 @@ class StoreContract:
     #: The longest a store call may hold the event loop in one step, in seconds.
     max_blocking_seconds: float = 0.005
     #: Seconds one test may take before it fails.
-    test_timeout: float = 60.0
+    max_test_seconds: float = 60.0
 
     # -- hooks for the author --------------------------------------------------------
 
@@ -323,10 +323,10 @@ class StoreContract:
 
         async def bounded() -> None:
             try:
-                async with asyncio.timeout(self.test_timeout):
+                async with asyncio.timeout(self.max_test_seconds):
                     await test()
             except TimeoutError:
-                _fail(f"the test took longer than {self.test_timeout}s (test_timeout)")
+                _fail(f"the test took longer than {self.max_test_seconds}s (max_test_seconds)")
             except pytest.skip.Exception as skip:  # raised outside the loop, below
                 skipped.append(skip)
 
