@@ -87,9 +87,13 @@ class SQLiteStore(Store):
         self._db = await asyncio.to_thread(connect)
 
     async def close(self) -> None:
-        db, self._db = self._db, None
-        if db is not None:
-            await asyncio.to_thread(db.close)
+        def close() -> None:
+            with self._lock:  # after any call still running in a thread
+                db, self._db = self._db, None
+                if db is not None:
+                    db.close()
+
+        await asyncio.to_thread(close)
 
     # -- required -------------------------------------------------------------------
 
