@@ -185,19 +185,24 @@ def _expect(condition: bool, message: str) -> None:
         raise AssertionError(message)
 
 
+def _name(name: str) -> str:
+    """A field name as Python would write it, escaped to ASCII: ``'e\\u0301'`` shows."""
+    text = ascii(name)
+    return text if len(text) <= 40 else f"{text[:28]}...({len(name)} chars)"
+
+
 def _fields_diff(actual: Mapping[str, bytes], expected: Mapping[str, bytes]) -> str:
     parts = []
     missing = [name for name in expected if name not in actual]
     extra = [name for name in actual if name not in expected]
     changed = [n for n in expected if n in actual and actual[n] != expected[n]]
     if missing:
-        parts.append("missing " + ", ".join(_short(n, 40) for n in missing))
+        parts.append("missing " + ", ".join(_name(n) for n in missing))
     if extra:
-        parts.append("unexpected " + ", ".join(_short(n, 40) for n in extra))
+        parts.append("unexpected " + ", ".join(_name(n) for n in extra))
     for name in changed:
         parts.append(
-            f"{_short(name, 40)} holds {_short(actual[name], 40)}, "
-            f"expected {_short(expected[name], 40)}"
+            f"{_name(name)} holds {_short(actual[name], 40)}, expected {_short(expected[name], 40)}"
         )
     return "; ".join(parts)
 
@@ -834,9 +839,10 @@ class StoreContract:
             except Exception as exc:
                 _fail(
                     f"{name}, cancelled after {steps} turns of the event loop, raised "
-                    f"{exc!r} instead of CancelledError"
+                    f"{exc!r} instead of letting CancelledError through"
                 )
-            where = f"after {name} was cancelled after {steps} turns of the event loop"
+            turns = f"{steps} turn{'' if steps == 1 else 's'} of the event loop"
+            where = f"after {name} was cancelled after {turns}"
             try:
                 async with asyncio.timeout(10):
                     await store.save("cancel-probe", Record({"p": b"1"}, b"p", time.time() + 60))
