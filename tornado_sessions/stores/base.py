@@ -77,6 +77,7 @@ async iterator at once (write it as an ``async def`` with ``yield``), and the I/
 happens as it is iterated.  ``purge_expired`` is for backends without native
 expiry (SQL tables, files): the core never calls it during requests.  The
 application calls it on a schedule (a :class:`tornado.ioloop.PeriodicCallback`),
+an operator runs the command line's ``tornado-sessions purge URL`` (from cron, say),
 or the store runs its own cleanup task, started in ``open()`` and stopped in
 ``close()``.  Each method's docstring below gives its exact return value and
 errors.
