@@ -829,6 +829,8 @@ class StoreContract:
                     break
                 await asyncio.sleep(0)  # one turn of the loop: the call reaches its next await
             completed = task.done()
+            turns = f"{steps} turn{'' if steps == 1 else 's'} of the event loop"
+            where = f"after {name} was cancelled after {turns}"
             task.cancel()
             try:
                 await task
@@ -836,11 +838,9 @@ class StoreContract:
                 pass
             except Exception as exc:
                 _fail(
-                    f"{name}, cancelled after {steps} turns of the event loop, raised "
-                    f"{exc!r} instead of letting CancelledError through"
+                    f"{name}, cancelled after {turns}, raised {exc!r} instead of letting "
+                    "CancelledError through"
                 )
-            turns = f"{steps} turn{'' if steps == 1 else 's'} of the event loop"
-            where = f"after {name} was cancelled after {turns}"
             try:
                 async with asyncio.timeout(10):
                     await store.save("cancel-probe", Record({"p": b"1"}, b"p", time.time() + 60))
