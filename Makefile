@@ -11,7 +11,7 @@ export PATH := $(CURDIR)/$(BIN):$(GOBIN):$(PATH)
 
 PLUGINS := $(patsubst %/setup.py,%,$(wildcard plugins/*/setup.py))
 PACKAGES := -e . $(foreach plugin,$(PLUGINS),-e $(plugin))
-TYPED := tornado_sessions examples/app.py benchmarks \
+TYPED := tornado_sessions examples/app.py examples/sqlite_store.py benchmarks \
          $(patsubst %/__init__.py,%,$(wildcard $(addsuffix /tornado_sessions_*/__init__.py,$(PLUGINS))))
 
 .PHONY: demo test install system-deps lint typecheck pytest test-browser bench bench-quick clean

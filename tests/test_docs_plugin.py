@@ -88,6 +88,8 @@ def test_the_core_finds_the_installed_plugin(installed: Path, tmp_path: Path) ->
     assert type(store).__name__ == "FileStore"
     module = sys.modules[type(store).__module__]
     assert module.__file__ is not None and Path(module.__file__).is_relative_to(installed)
+    assert not (tmp_path / "sessions").exists()  # the factory touches nothing; open() does
+    asyncio.run(store.open())
     assert (tmp_path / "sessions").is_dir()
 
 

@@ -11,7 +11,7 @@ setup(
     packages=find_packages(include=["tornado_sessions_filestore"]),
     package_data={"tornado_sessions_filestore": ["py.typed"]},
     install_requires=["tornado-sessions"],
-    extras_require={"test": ["pytest>=8", "pytest-tornado>=0.8"]},
+    extras_require={"test": ["pytest>=8"]},
     # The line that makes it a plugin: tornado-sessions loads this module at
     # startup and calls the hooks it implements.
     entry_points={"tornado_sessions": ["filestore = tornado_sessions_filestore.plugin"]},
