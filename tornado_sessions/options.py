@@ -132,6 +132,8 @@ class SessionOptions:
     clear_site_data: bool = False
     encryption_keys: Sequence[bytes | str] = field(default=(), repr=False)
     max_sessions_per_owner: int | None = None
+    rotate_after: float | None = None
+    rotate_grace: float = 30.0
 
     def __post_init__(self) -> None:
         self._check_flags()
@@ -273,6 +275,9 @@ class SessionOptions:
                 f"max_record_bytes must be a whole number of bytes from 1 to {MAX_RECORD_LIMIT} "
                 f"(64 MiB), not {value!r}"
             )
+        if self.rotate_after is not None:
+            _check_seconds("rotate_after", self.rotate_after, none_allowed=True)
+        _check_seconds("rotate_grace", self.rotate_grace, zero_allowed=True, limit=3600)
         cap = self.max_sessions_per_owner
         if cap is not None and (type(cap) is not int or cap < 1):
             raise ConfigurationError(
