@@ -11,7 +11,9 @@ No request's URL or query string is logged (they may carry personal data).
 from __future__ import annotations
 
 import logging
+import math
 import time
+from collections.abc import Callable
 
 __all__ = ["FailureLog"]
 
@@ -33,32 +35,61 @@ def describe(error: BaseException) -> str:
 
 
 class FailureLog:
-    """Rate-limited logging of store failures; see the module docstring."""
+    """Rate-limited logging of store failures; see the module docstring.
 
-    __slots__ = ("_failing", "_interval", "_last_logged", "_suppressed", "_total")
+    A store that fails only in part (one Redis Cluster master down: some keys fail,
+    others work) alternates failures and successes.  So a success ends the outage
+    only once no failure has been seen for ``quiet`` seconds, and a new burst's
+    traceback is logged only if the last line about failures is older than
+    ``interval``: a flapping store gives one line per ``interval``, not one per
+    request.
+    """
 
-    def __init__(self, interval: float = 10.0) -> None:
+    __slots__ = (
+        "_clock",
+        "_failing",
+        "_interval",
+        "_last_failure",
+        "_last_logged",
+        "_quiet",
+        "_suppressed",
+        "_total",
+    )
+
+    def __init__(
+        self,
+        interval: float = 10.0,
+        *,
+        quiet: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._interval = interval
+        self._quiet = quiet
+        self._clock = clock
         self._failing = False
-        self._last_logged = 0.0
+        self._last_logged = -math.inf
+        self._last_failure = -math.inf
         self._suppressed = 0
         self._total = 0
 
     def failed(self, error: BaseException, *, status: int) -> None:
         """A request failed because of ``error``; it was answered with ``status``."""
-        now = time.monotonic()
+        now = self._clock()
         self._total += 1
+        self._last_failure = now
         if not self._failing:
             self._failing = True
-            self._last_logged = now
-            self._suppressed = 0
-            log.error(
-                "session store failed; answering %d until it recovers: %s",
-                status,
-                describe(error),
-                exc_info=error,
-            )
-        elif now - self._last_logged >= self._interval:
+            if now - self._last_logged >= self._interval:
+                self._last_logged = now
+                self._suppressed = 0
+                log.error(
+                    "session store failed; answering %d until it recovers: %s",
+                    status,
+                    describe(error),
+                    exc_info=error,
+                )
+                return
+        if now - self._last_logged >= self._interval:
             log.error(
                 "session store still failing: %d more requests answered %d; latest: %s",
                 self._suppressed + 1,
@@ -71,8 +102,8 @@ class FailureLog:
             self._suppressed += 1
 
     def succeeded(self) -> None:
-        """A store call succeeded: end the burst, if there was one."""
-        if self._failing:
+        """A store call succeeded: the outage is over if nothing failed for ``quiet`` seconds."""
+        if self._failing and self._clock() - self._last_failure >= self._quiet:
             self._failing = False
             log.warning("session store recovered after %d failed requests", self._total)
             self._total = 0
