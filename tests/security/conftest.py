@@ -293,7 +293,8 @@ def key_of() -> Callable[[str], str]:
 # Started with the plugins' own test harnesses (tornado_sessions_redis.testing and
 # tornado_sessions_mongo.testing), as the plugins' suites start theirs: a subprocess
 # on a free loopback port, readiness polled, stopped at the end of the session.  A
-# missing binary (or plugin) skips, and fails under CI=true.
+# missing redis-server fails the test; a missing FerretDB or plugin skips, and fails
+# under CI=true.
 
 
 def _plugin_missing(plugin: str, error: ImportError) -> NoReturn:
