@@ -74,6 +74,9 @@ class Put(SessionMixin, tornado.web.RequestHandler):
     async def get(self) -> None:
         session = await self.get_session()
         for name in self.request.arguments:
+            if name == "cache_control":  # a handler that marks its page cacheable
+                self.set_header("Cache-Control", self.get_argument(name))
+                continue
             session[name] = self.get_argument(name)
         self.write({"id": session.id, "new": session.is_new, "data": dict(session)})
 

@@ -238,6 +238,15 @@ async def test_the_id_is_not_rotated_periodically(
 
 
 @pytest.mark.gen_test
+async def test_a_cacheable_page_that_sets_the_cookie_is_made_uncacheable(client: Any) -> None:
+    # A shared cache must never store a Set-Cookie and hand it to the next visitor.
+    reply = await client.get("/put?cart=apples&cache_control=public,max-age=600")
+    assert reply.session_cookie
+    assert reply.headers["Cache-Control"] == "no-store"
+    assert reply.json["data"] == {"cart": "apples"}
+
+
+@pytest.mark.gen_test
 async def test_logout_sends_no_clear_site_data_by_default(client: Any) -> None:
     # Clear-Site-Data wipes the whole origin's storage, so it is opt-in.
     cookie = (await _login(client)).session_cookie
