@@ -129,6 +129,7 @@ SAVE = LuaScript(
 local old = redis.call('HGET', KEYS[1], 'o')
 redis.call('DEL', KEYS[1])
 write_pairs(KEYS[1], 7)
+redis.call('HSET', KEYS[1], 'e', ARGV[4])
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
 index_move(KEYS[1], old, ARGV[3])
 return old
@@ -155,6 +156,7 @@ while i <= last do
   i = j + 1
 end
 write_pairs(KEYS[1], last + 1)
+redis.call('HSET', KEYS[1], 'e', ARGV[4])
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
 index_move(KEYS[1], old, ARGV[3])
 return {{1, old}}
@@ -162,12 +164,16 @@ return {{1, old}}
 )
 
 #: Move the expiry of an existing record (0 if there is none).  ``ARGV[1..6]`` as
-#: above, ``ARGV[3]`` ignored: the owner is the one the hash holds.
+#: above, ``ARGV[3]`` ignored: the owner is the one the hash holds.  Every write also
+#: records the expiry it was asked for in field ``e`` (Unix ms): listing reports it,
+#: the same in every process (a PTTL read back would differ by a millisecond or two,
+#: and the core ranks sessions by it).
 TOUCH = LuaScript(
     "touch",
     _INDEX
     + """
 if redis.call('PEXPIRE', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'e', ARGV[4])
 local owner = redis.call('HGET', KEYS[1], 'o')
 if owner then index_move(KEYS[1], owner, owner) end
 return 1
@@ -201,12 +207,12 @@ return 1
 )
 
 #: What listing needs of one session: ``false`` if absent (or not a hash), else
-#: ``{pttl_ms, meta or false, owner or false}``.
+#: ``{pttl_ms, meta or false, owner or false, expiry in Unix ms or false}``.
 OWNED = LuaScript(
     "owned",
     """
 if redis.call('TYPE', KEYS[1])['ok'] ~= 'hash' then return false end
-local f = redis.call('HMGET', KEYS[1], 'm', 'o')
-return {redis.call('PTTL', KEYS[1]), f[1], f[2]}
+local f = redis.call('HMGET', KEYS[1], 'm', 'o', 'e')
+return {redis.call('PTTL', KEYS[1]), f[1], f[2], f[3]}
 """,
 )

@@ -403,7 +403,8 @@ class RedisStore(Store):
             return await self._destroy("touch", key)
         if not self.is_cluster:
             args = self._head(key, ttl, None, expires_at)
-            return bool(await self._call("touch", redis_key, TOUCH(self._client, redis_key, *args)))
+            touched = TOUCH(self._client, redis_key, *args)
+            return bool(await self._call("touch", redis_key, touched))
         # Cluster: the index first (it may then list a key that is gone: listing drops it).
         owner = await self._call(
             "touch", redis_key, self._client.execute_command("HGET", redis_key, OWNER_FIELD)
@@ -414,11 +415,8 @@ class RedisStore(Store):
                 await self._index_add(
                     "touch", key, owner.decode("utf-8", "surrogatepass"), expires_at
                 )
-        return bool(
-            await self._call(
-                "touch", redis_key, self._client.execute_command("PEXPIRE", redis_key, ttl)
-            )
-        )
+        args = self._head(key, ttl, None, expires_at)
+        return bool(await self._call("touch", redis_key, TOUCH(self._client, redis_key, *args)))
 
     async def save_changes(
         self, key: str, changes: Changes, meta: bytes, expires_at: float
@@ -619,14 +617,17 @@ def _pair(reply: Any) -> tuple[Any, Any]:
 def _owned(key: str, reply: Any, owner: bytes) -> OwnedSession | None:
     """The listing entry an OWNED reply describes, or ``None`` if it is not a live session
     of ``owner`` (gone, expired, another owner's, or not a record this store wrote)."""
-    if type(reply) is not list or len(reply) != 3:
+    if type(reply) is not list or len(reply) != 4:
         return None
-    pttl, meta, holder = reply
+    pttl, meta, holder, expiry = reply
     if type(pttl) is not int or not 0 < pttl <= _MAX_TTL_MS:
         return None
     if type(meta) is not bytes or len(meta) > MAX_META_BYTES or holder != owner:
         return None
-    return OwnedSession(key, meta, time.time() + pttl / 1000.0)
+    expires_at = time.time() + pttl / 1000.0
+    if type(expiry) is bytes and expiry.isdigit() and len(expiry) < 16:
+        expires_at = min(expires_at + 1.0, int(expiry) / 1000.0)  # as written, never much later
+    return OwnedSession(key, meta, expires_at)
 
 
 def _address(client: Any) -> str:
