@@ -126,10 +126,11 @@ SAVE = LuaScript(
     _INDEX
     + _WRITE_PAIRS
     + """
-local old = redis.call('HGET', KEYS[1], 'o')
+local old = false
+if redis.call('TYPE', KEYS[1])['ok'] == 'hash' then old = redis.call('HGET', KEYS[1], 'o') end
 redis.call('DEL', KEYS[1])
 write_pairs(KEYS[1], 7)
-redis.call('HSET', KEYS[1], 'e', ARGV[4])
+if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'e', ARGV[4]) end
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
 index_move(KEYS[1], old, ARGV[3])
 return old
@@ -156,7 +157,7 @@ while i <= last do
   i = j + 1
 end
 write_pairs(KEYS[1], last + 1)
-redis.call('HSET', KEYS[1], 'e', ARGV[4])
+if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'e', ARGV[4]) end
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
 index_move(KEYS[1], old, ARGV[3])
 return {{1, old}}
@@ -164,8 +165,9 @@ return {{1, old}}
 )
 
 #: Move the expiry of an existing record (0 if there is none).  ``ARGV[1..6]`` as
-#: above, ``ARGV[3]`` ignored: the owner is the one the hash holds.  Every write also
-#: records the expiry it was asked for in field ``e`` (Unix ms): listing reports it,
+#: above, ``ARGV[3]`` ignored: the owner is the one the hash holds.  Every write of an
+#: owned session also records the expiry it was asked for in field ``e`` (Unix ms):
+#: listing reports it,
 #: the same in every process (a PTTL read back would differ by a millisecond or two,
 #: and the core ranks sessions by it).
 TOUCH = LuaScript(
@@ -173,9 +175,12 @@ TOUCH = LuaScript(
     _INDEX
     + """
 if redis.call('PEXPIRE', KEYS[1], ARGV[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], 'e', ARGV[4])
+if redis.call('TYPE', KEYS[1])['ok'] ~= 'hash' then return 1 end
 local owner = redis.call('HGET', KEYS[1], 'o')
-if owner then index_move(KEYS[1], owner, owner) end
+if owner then
+  redis.call('HSET', KEYS[1], 'e', ARGV[4])
+  index_move(KEYS[1], owner, owner)
+end
 return 1
 """,
 )
@@ -185,7 +190,8 @@ return 1
 DESTROY = LuaScript(
     "destroy",
     """
-local owner = redis.call('HGET', KEYS[1], 'o')
+local owner = false
+if redis.call('TYPE', KEYS[1])['ok'] == 'hash' then owner = redis.call('HGET', KEYS[1], 'o') end
 local deleted = redis.call('DEL', KEYS[1])
 if owner and ARGV[1] ~= '' then redis.call('ZREM', ARGV[1] .. owner, ARGV[2]) end
 return {deleted, owner}

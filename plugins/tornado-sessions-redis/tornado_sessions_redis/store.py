@@ -91,6 +91,7 @@ from .scripts import (
 from .urls import DEFAULT_PREFIX, connect, parse_url
 
 __all__ = [
+    "EXPIRY_FIELD",
     "META_FIELD",
     "OWNER_FIELD",
     "OWNER_INDEX",
@@ -107,6 +108,8 @@ _T = TypeVar("_T")
 META_FIELD = b"m"
 #: Hash field holding the session's owner key (absent: no owner).
 OWNER_FIELD = b"o"
+#: Hash field holding an owned session's expiry as written (Unix ms), for listing.
+EXPIRY_FIELD = b"e"
 #: What follows the prefix in the name of an owner's index (a sorted set).
 OWNER_INDEX = b"owner:"
 #: Prefix of the hash field holding each session key's value.
@@ -406,9 +409,8 @@ class RedisStore(Store):
             touched = TOUCH(self._client, redis_key, *args)
             return bool(await self._call("touch", redis_key, touched))
         # Cluster: the index first (it may then list a key that is gone: listing drops it).
-        owner = await self._call(
-            "touch", redis_key, self._client.execute_command("HGET", redis_key, OWNER_FIELD)
-        )
+        reply = await self._call("touch", redis_key, OWNED(self._client, redis_key))
+        owner = reply[2] if type(reply) is list and len(reply) == 4 else None
         if type(owner) is bytes:
             # An owner that is not UTF-8 is not one this store wrote: load reports it.
             with contextlib.suppress(UnicodeDecodeError):
@@ -432,6 +434,7 @@ class RedisStore(Store):
         deleted = [_field(name) for name in changes.deleted]
         if owner is None:
             deleted.append(OWNER_FIELD)
+            deleted.append(EXPIRY_FIELD)
         args.append(len(deleted))
         args.extend(deleted)
         args.append(META_FIELD)
