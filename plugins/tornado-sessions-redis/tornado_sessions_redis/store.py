@@ -4,12 +4,47 @@ Key layout, for store key ``K`` and the default prefix::
 
     tornado_sessions:K          a HASH
         m                       the core's meta bytes (always present)
+        o                       the owner key (Record.owner), if the session has one
+        e                       an owned session's expiry as written (Unix ms)
         f:<name>                serialized value of session key <name> (UTF-8 name)
     TTL                         the time left until record.expires_at
 
-Session key names are stored behind ``f:``, so no name can collide with ``m``.
-One key per session is what makes the store cluster-safe: every command and
-script touches a single key, so a single slot.
+    tornado_sessions:owner:O    a ZSET, the owner index of owner key O
+        member K, score         each session of O, scored by its expiry (Unix ms)
+    TTL                         at least that of its longest-lived member
+
+Session key names are stored behind ``f:``, so no name can collide with ``m``,
+``o`` or ``e``.  One key per session is what makes the store cluster-safe: every
+command and script on a session touches a single key, so a single slot.
+
+The owner index (``owner_sessions``, for ``sessions_of``, ``end_sessions`` and
+``max_sessions_per_owner``): listing is one ``ZRANGEBYSCORE`` of the owner's set
+(entries whose score has passed are skipped) and one small script per member
+(``OWNED``: TTL, meta, owner, expiry), so its cost is that owner's sessions, never
+a scan.  Members whose hash is gone, expired or now names another owner are not
+listed, and are removed from the set.  Writes drop the set's entries whose score
+has passed; a score never moves down (``ZADD GT``), so it is never earlier than
+its session's expiry, and the set's TTL is raised to cover every write.
+
+- Single node: every write script (save, save_changes, touch, destroy) also
+  updates the index in the same atomic step: it reads the previous owner from the
+  hash, leaves that owner's set if the owner changed, and joins the new one.  The
+  scripts derive the set's name from the hash (an undeclared key, which a single
+  node allows).
+- Redis Cluster: the set and the hash live in different slots, so no script can
+  touch both.  A write of an owned session first adds it to its owner's set
+  (``INDEX_ADD``), then writes the hash (whose script returns the previous owner),
+  then removes it from the previous owner's set if that changed; ``touch`` reads
+  the owner first (``OWNED``), ``destroy`` removes it from the set after deleting
+  the hash.  Whichever step fails, the failure is raised (503 for that request) and
+  the index is left with at worst an entry too many (a key whose session was not
+  written, was deleted, or moved to another owner), which listing filters out and
+  removes.  A live owned session is never missing from its owner's set, so
+  ``end_sessions`` cannot miss it.  One race remains: two requests that give the
+  *same* session different owners at the same moment may leave it out of the
+  final owner's set until that session's next write (the core writes a session
+  at most once per request, and logins regenerate the id, so this needs two
+  concurrent logins as different users on one session id).
 
 What ``load`` finds is checked before it becomes a :class:`Record`, and anything
 this store could not have written raises
@@ -25,11 +60,17 @@ Round trips, each a single command the server receives:
 
 ==================  ==============================================================
 ``load``            ``EVALSHA`` of a script doing HGETALL + PTTL (one atomic read)
-``save``            ``EVALSHA``: DEL + HSET + PEXPIRE
+``save``            ``EVALSHA``: DEL + HSET + PEXPIRE (+ the owner index)
 ``save_changes``    ``EVALSHA``: if EXISTS then HDEL + HSET + PEXPIRE, else nothing
-``touch``           ``PEXPIRE`` (0 when the key is missing: nothing is created)
-``destroy``         ``DEL``
+``touch``           ``EVALSHA``: PEXPIRE (0 when the key is missing: nothing is
+                    created; an owned session's index score moves too)
+``destroy``         ``EVALSHA``: DEL (and ZREM from the owner's index)
+``owner_sessions``  ``ZRANGEBYSCORE`` + one ``EVALSHA`` per listed session
 ==================  ==============================================================
+
+On a cluster, a write of an owned session adds one command before (the index)
+and, when the owner changed, one after (leaving the old owner's index); ``touch``
+adds one before (reading the owner); ``destroy`` of an owned session one after.
 
 A script the server does not have yet costs one extra ``EVAL`` (see
 :mod:`tornado_sessions_redis.scripts`).  A write whose ``expires_at`` has already
