@@ -7,17 +7,20 @@ Cluster.  The owner index (a sorted set per owner, see
 the write scripts then receive the index prefix in ``ARGV`` and also update the
 owner's sorted set, a key they derive (undeclared keys work on a single node, never
 on a cluster).  On a cluster they receive an empty index prefix and touch only the
-hash; the store updates the index with separate commands.  Scripts are sent with ``EVALSHA``;
-a server that does not know one yet (first use, a restart, ``SCRIPT FLUSH``, a new
-cluster node) answers ``NOSCRIPT`` and the same call is repeated once with ``EVAL``,
-which also caches the script on that server.
+hash; the store updates the index with separate commands.
+
+Scripts are sent with ``EVALSHA``; a server that does not know one yet (first use,
+a restart, ``SCRIPT FLUSH``, a new cluster node) answers ``NOSCRIPT`` and the same
+call is repeated once with ``EVAL``, which also caches the script on that server.
 
 Hash layout (see :mod:`tornado_sessions_redis.store`): field ``m`` holds the core's
-meta bytes, field ``f:<name>`` the value of session key ``<name>``.  The scripts
+meta bytes, ``o`` the owner, ``e`` an owned session's expiry as written (Unix ms),
+field ``f:<name>`` the value of session key ``<name>``.  The scripts
 receive field names already prefixed, so they never interpret them.
 
 Lua's ``unpack`` is limited to a few thousand values, so field lists are written
 in chunks of :data:`CHUNK` arguments (an even number, so pairs are never split).
+
 Write scripts share their first arguments: ``ARGV[1]`` ttl in ms (> 0), ``ARGV[2]``
 the owner index prefix (empty: leave the index alone), ``ARGV[3]`` the new owner
 (empty: none), ``ARGV[4]`` the new expiry as Unix milliseconds (the index score),
@@ -167,9 +170,8 @@ return {{1, old}}
 #: Move the expiry of an existing record (0 if there is none).  ``ARGV[1..6]`` as
 #: above, ``ARGV[3]`` ignored: the owner is the one the hash holds.  Every write of an
 #: owned session also records the expiry it was asked for in field ``e`` (Unix ms):
-#: listing reports it,
-#: the same in every process (a PTTL read back would differ by a millisecond or two,
-#: and the core ranks sessions by it).
+#: listing reports it, the same in every process (a PTTL read back would differ by a
+#: millisecond or two, and the core ranks an owner's sessions by it).
 TOUCH = LuaScript(
     "touch",
     _INDEX
