@@ -4,12 +4,47 @@ Key layout, for store key ``K`` and the default prefix::
 
     tornado_sessions:K          a HASH
         m                       the core's meta bytes (always present)
+        o                       the owner key (Record.owner), if the session has one
+        e                       an owned session's expiry as written (Unix ms)
         f:<name>                serialized value of session key <name> (UTF-8 name)
     TTL                         the time left until record.expires_at
 
-Session key names are stored behind ``f:``, so no name can collide with ``m``.
-One key per session is what makes the store cluster-safe: every command and
-script touches a single key, so a single slot.
+    tornado_sessions:owner:O    a ZSET, the owner index of owner key O
+        member K, score         each session of O, scored by its expiry (Unix ms)
+    TTL                         at least that of its longest-lived member
+
+Session key names are stored behind ``f:``, so no name can collide with ``m``,
+``o`` or ``e``.  One key per session is what makes the store cluster-safe: every
+command and script on a session touches a single key, so a single slot.
+
+The owner index (``owner_sessions``, for ``sessions_of``, ``end_sessions`` and
+``max_sessions_per_owner``): listing is one ``ZRANGEBYSCORE`` of the owner's set
+(entries whose score has passed are skipped) and one small script per member
+(``OWNED``: TTL, meta, owner, expiry), so its cost is that owner's sessions, never
+a scan.  Members whose hash is gone, expired or now names another owner are not
+listed, and are removed from the set.  Writes drop the set's entries whose score
+has passed; a score never moves down (``ZADD GT``), so it is never earlier than
+its session's expiry, and the set's TTL is raised to cover every write.
+
+- Single node: every write script (save, save_changes, touch, destroy) also
+  updates the index in the same atomic step: it reads the previous owner from the
+  hash, leaves that owner's set if the owner changed, and joins the new one.  The
+  scripts derive the set's name from the hash (an undeclared key, which a single
+  node allows).
+- Redis Cluster: the set and the hash live in different slots, so no script can
+  touch both.  A write of an owned session first adds it to its owner's set
+  (``INDEX_ADD``), then writes the hash (whose script returns the previous owner),
+  then removes it from the previous owner's set if that changed; ``touch`` reads
+  the owner first (``OWNED``), ``destroy`` removes it from the set after deleting
+  the hash.  Whichever step fails, the failure is raised (503 for that request) and
+  the index is left with at worst an entry too many (a key whose session was not
+  written, was deleted, or moved to another owner), which listing filters out and
+  removes.  A live owned session is never missing from its owner's set, so
+  ``end_sessions`` cannot miss it.  One race remains: two requests that give the
+  *same* session different owners at the same moment may leave it out of the
+  final owner's set until that session's next write (the core writes a session
+  at most once per request, and logins regenerate the id, so this needs two
+  concurrent logins as different users on one session id).
 
 What ``load`` finds is checked before it becomes a :class:`Record`, and anything
 this store could not have written raises
@@ -25,11 +60,17 @@ Round trips, each a single command the server receives:
 
 ==================  ==============================================================
 ``load``            ``EVALSHA`` of a script doing HGETALL + PTTL (one atomic read)
-``save``            ``EVALSHA``: DEL + HSET + PEXPIRE
+``save``            ``EVALSHA``: DEL + HSET + PEXPIRE (+ the owner index)
 ``save_changes``    ``EVALSHA``: if EXISTS then HDEL + HSET + PEXPIRE, else nothing
-``touch``           ``PEXPIRE`` (0 when the key is missing: nothing is created)
-``destroy``         ``DEL``
+``touch``           ``EVALSHA``: PEXPIRE (0 when the key is missing: nothing is
+                    created; an owned session's index score moves too)
+``destroy``         ``EVALSHA``: DEL (and ZREM from the owner's index)
+``owner_sessions``  ``ZRANGEBYSCORE`` + one ``EVALSHA`` per listed session
 ==================  ==============================================================
+
+On a cluster, a write of an owned session adds one command before (the index)
+and, when the owner changed, one after (leaving the old owner's index); ``touch``
+adds one before (reading the owner); ``destroy`` of an owned session one after.
 
 A script the server does not have yet costs one extra ``EVAL`` (see
 :mod:`tornado_sessions_redis.scripts`).  A write whose ``expires_at`` has already
@@ -63,6 +104,7 @@ concurrent first requests does not race redis-py's cluster initialisation.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import os
 import time
@@ -74,14 +116,26 @@ from redis.asyncio import RedisCluster
 
 from tornado_sessions.errors import ConfigurationError, CorruptRecordError
 from tornado_sessions.meta import MAX_LIFETIME, MAX_META_BYTES
-from tornado_sessions.record import Changes, Record
+from tornado_sessions.record import Changes, OwnedSession, Record
 from tornado_sessions.stores.base import Store
 
-from .scripts import LOAD, SAVE, SAVE_CHANGES, WRONG_TYPE
+from .scripts import (
+    DESTROY,
+    INDEX_ADD,
+    LOAD,
+    OWNED,
+    SAVE,
+    SAVE_CHANGES,
+    TOUCH,
+    WRONG_TYPE,
+)
 from .urls import DEFAULT_PREFIX, connect, parse_url
 
 __all__ = [
+    "EXPIRY_FIELD",
     "META_FIELD",
+    "OWNER_FIELD",
+    "OWNER_INDEX",
     "VALUE_PREFIX",
     "RedisClient",
     "RedisStore",
@@ -93,6 +147,12 @@ _T = TypeVar("_T")
 
 #: Hash field holding the record's meta bytes.
 META_FIELD = b"m"
+#: Hash field holding the session's owner key (absent: no owner).
+OWNER_FIELD = b"o"
+#: Hash field holding an owned session's expiry as written (Unix ms), for listing.
+EXPIRY_FIELD = b"e"
+#: What follows the prefix in the name of an owner's index (a sorted set).
+OWNER_INDEX = b"owner:"
 #: Prefix of the hash field holding each session key's value.
 VALUE_PREFIX = b"f:"
 _VALUE_PREFIX_LEN = len(VALUE_PREFIX)
@@ -216,6 +276,7 @@ class RedisStore(Store):
         chosen = prefix if prefix is not None else url_prefix
         self.prefix: str = DEFAULT_PREFIX if chosen is None else chosen
         self._prefix = self.prefix.encode("utf-8")
+        self._index_prefix = self._prefix + OWNER_INDEX
         self.timeout = timeout
         self.enforces_timeout = timeout is not None
         self.is_cluster: bool = isinstance(self._client, RedisCluster)
@@ -235,6 +296,44 @@ class RedisStore(Store):
     def redis_key(self, key: str) -> bytes:
         """The Redis key holding store key ``key``."""
         return self._prefix + key.encode("utf-8")
+
+    def owner_index_key(self, owner: str) -> bytes:
+        """The Redis key of ``owner``'s index: a sorted set of store keys scored by expiry."""
+        return self._index_prefix + owner.encode("utf-8", "surrogatepass")
+
+    def _index_arg(self) -> bytes:
+        """What the write scripts get as the index prefix: empty on a cluster (see module doc)."""
+        return b"" if self.is_cluster else self._index_prefix
+
+    def _head(self, key: str, ttl: int, owner: str | None, expires_at: float) -> list[bytes | int]:
+        """The arguments every write script starts with (see :mod:`.scripts`)."""
+        return [
+            ttl,
+            self._index_arg(),
+            b"" if owner is None else owner.encode("utf-8", "surrogatepass"),
+            math.ceil(expires_at * 1000.0),
+            math.floor(time.time() * 1000.0),
+            key.encode("utf-8"),
+        ]
+
+    async def _index_add(self, operation: str, key: str, owner: str, expires_at: float) -> None:
+        """Cluster: put ``key`` in ``owner``'s index *before* the session write."""
+        index = self.owner_index_key(owner)
+        ttl = _ttl_ms(expires_at)
+        score = math.ceil(expires_at * 1000.0)
+        now = math.floor(time.time() * 1000.0)
+        added = INDEX_ADD(self._client, index, key.encode("utf-8"), score, ttl, now)
+        await self._call(operation, index, added)
+
+    async def _index_leave(self, operation: str, key: str, old: Any, new: str | None) -> None:
+        """Cluster: take ``key`` out of its previous owner's index after a write."""
+        if type(old) is not bytes:
+            return
+        if new is not None and old == new.encode("utf-8", "surrogatepass"):
+            return
+        index = self._index_prefix + old
+        removed = self._client.execute_command("ZREM", index, key.encode("utf-8"))
+        await self._call(operation, index, removed)
 
     def __repr__(self) -> str:
         kind = "cluster" if self.is_cluster else "single node"
@@ -308,31 +407,59 @@ class RedisStore(Store):
         redis_key = self.redis_key(key)
         ttl = _ttl_ms(record.expires_at)
         if ttl <= 0:
-            await self._call("save", redis_key, self._client.execute_command("DEL", redis_key))
+            await self._destroy("save", key)
             return
-        args: list[bytes | int] = [ttl, META_FIELD, record.meta]
+        if self.is_cluster and record.owner is not None:
+            await self._index_add("save", key, record.owner, record.expires_at)
+        args = self._head(key, ttl, record.owner, record.expires_at)
+        args.append(META_FIELD)
+        args.append(record.meta)
+        if record.owner is not None:
+            args.append(OWNER_FIELD)
+            args.append(record.owner.encode("utf-8", "surrogatepass"))
         for name, value in record.fields.items():
             args.append(_field(name))
             args.append(value)
-        await self._call("save", redis_key, SAVE(self._client, redis_key, *args))
+        old = await self._call("save", redis_key, SAVE(self._client, redis_key, *args))
+        if self.is_cluster:
+            await self._index_leave("save", key, old, record.owner)
 
     async def destroy(self, key: str) -> None:
+        await self._destroy("destroy", key)
+
+    async def _destroy(self, operation: str, key: str) -> bool:
+        """Delete the record and take it out of its owner's index; whether it existed."""
         redis_key = self.redis_key(key)
-        await self._call("destroy", redis_key, self._client.execute_command("DEL", redis_key))
+        reply = await self._call(
+            operation,
+            redis_key,
+            DESTROY(self._client, redis_key, self._index_arg(), key.encode("utf-8")),
+        )
+        deleted, owner = _pair(reply)
+        if self.is_cluster:
+            await self._index_leave(operation, key, owner, None)
+        return bool(deleted)
 
     async def touch(self, key: str, expires_at: float) -> bool:
         redis_key = self.redis_key(key)
         ttl = _ttl_ms(expires_at)
         if ttl <= 0:
-            deleted = await self._call(
-                "touch", redis_key, self._client.execute_command("DEL", redis_key)
-            )
-            return bool(deleted)
-        return bool(
-            await self._call(
-                "touch", redis_key, self._client.execute_command("PEXPIRE", redis_key, ttl)
-            )
-        )
+            return await self._destroy("touch", key)
+        if not self.is_cluster:
+            args = self._head(key, ttl, None, expires_at)
+            touched = TOUCH(self._client, redis_key, *args)
+            return bool(await self._call("touch", redis_key, touched))
+        # Cluster: the index first (it may then list a key that is gone: listing drops it).
+        reply = await self._call("touch", redis_key, OWNED(self._client, redis_key))
+        owner = reply[2] if type(reply) is list and len(reply) == 4 else None
+        if type(owner) is bytes:
+            # An owner that is not UTF-8 is not one this store wrote: load reports it.
+            with contextlib.suppress(UnicodeDecodeError):
+                await self._index_add(
+                    "touch", key, owner.decode("utf-8", "surrogatepass"), expires_at
+                )
+        args = self._head(key, ttl, None, expires_at)
+        return bool(await self._call("touch", redis_key, TOUCH(self._client, redis_key, *args)))
 
     async def save_changes(
         self, key: str, changes: Changes, meta: bytes, expires_at: float
@@ -340,26 +467,83 @@ class RedisStore(Store):
         redis_key = self.redis_key(key)
         ttl = _ttl_ms(expires_at)
         if ttl <= 0:  # the delta would expire at once: same as deleting the record
-            deleted = await self._call(
-                "save_changes", redis_key, self._client.execute_command("DEL", redis_key)
-            )
-            return bool(deleted)
-        args: list[bytes | int] = [ttl, len(changes.deleted)]
-        args.extend(_field(name) for name in changes.deleted)
+            return await self._destroy("save_changes", key)
+        owner = changes.owner
+        if self.is_cluster and owner is not None:
+            await self._index_add("save_changes", key, owner, expires_at)
+        args = self._head(key, ttl, owner, expires_at)
+        deleted = [_field(name) for name in changes.deleted]
+        if owner is None:
+            deleted.append(OWNER_FIELD)
+            deleted.append(EXPIRY_FIELD)
+        args.append(len(deleted))
+        args.extend(deleted)
         args.append(META_FIELD)
         args.append(meta)
+        if owner is not None:
+            args.append(OWNER_FIELD)
+            args.append(owner.encode("utf-8", "surrogatepass"))
         for name, value in changes.updated.items():
             args.append(_field(name))
             args.append(value)
         written = SAVE_CHANGES(self._client, redis_key, *args)
-        return bool(await self._call("save_changes", redis_key, written))
+        reply = await self._call("save_changes", redis_key, written)
+        done, old = _pair(reply)
+        if done and self.is_cluster:
+            await self._index_leave("save_changes", key, old, owner)
+        return bool(done)
+
+    async def owner_sessions(self, owner: str) -> list[OwnedSession]:
+        """The live sessions of ``owner``: one read of its index, then one per member.
+
+        Members whose record is gone, expired or now has another owner (left behind
+        by a cluster write that failed midway, or by a destroy that did not reach the
+        index) are not listed and are removed from the index.
+        """
+        index = self.owner_index_key(owner)
+        now_ms = math.floor(time.time() * 1000.0)
+        members = await self._call(
+            "owner_sessions",
+            index,
+            self._client.execute_command("ZRANGEBYSCORE", index, now_ms, "+inf"),
+        )
+        keys: list[str] = []
+        for member in members or ():
+            try:
+                keys.append(member.decode("utf-8"))
+            except (AttributeError, UnicodeDecodeError):
+                continue
+        replies = await asyncio.gather(
+            *(
+                self._call(
+                    "owner_sessions", self.redis_key(key), OWNED(self._client, self.redis_key(key))
+                )
+                for key in keys
+            )
+        )
+        wanted = owner.encode("utf-8", "surrogatepass")
+        found: list[OwnedSession] = []
+        stale: list[bytes] = []
+        for key, reply in zip(keys, replies, strict=True):
+            entry = _owned(key, reply, wanted)
+            if entry is None:
+                stale.append(key.encode("utf-8"))
+            else:
+                found.append(entry)
+        if stale:
+            removed = self._client.execute_command("ZREM", index, *stale)
+            await self._call("owner_sessions", index, removed)
+        return found
 
     # -- administration ---------------------------------------------------------
 
-    async def _scan(self) -> AsyncIterator[bytes]:
-        """Every session hash under the prefix (each SCAN round trip bounded)."""
-        pattern = _glob_escape(self._prefix) + b"*"
-        keys = self._client.scan_iter(match=pattern, count=_SCAN_COUNT, _type="hash")
+    async def _scan(self, under: bytes | None = None, kind: str = "hash") -> AsyncIterator[bytes]:
+        """Every session hash under the prefix (each SCAN round trip bounded).
+
+        With ``under`` and ``kind``: every key of that type under that prefix instead.
+        """
+        pattern = _glob_escape(self._prefix if under is None else under) + b"*"
+        keys = self._client.scan_iter(match=pattern, count=_SCAN_COUNT, _type=kind)
         iterator = keys.__aiter__()
         try:
             while True:
@@ -374,6 +558,14 @@ class RedisStore(Store):
     async def clear(self) -> None:
         batch: list[bytes] = []
         async for redis_key in self._scan():
+            batch.append(redis_key)
+            if len(batch) >= _SCAN_COUNT:
+                await self._delete(batch)
+                batch = []
+        if batch:
+            await self._delete(batch)
+        batch = []
+        async for redis_key in self._scan(self._index_prefix, "zset"):
             batch.append(redis_key)
             if len(batch) >= _SCAN_COUNT:
                 await self._delete(batch)
@@ -432,6 +624,7 @@ def _record(reply: Any) -> Record | None:
     if pttl > _MAX_TTL_MS:
         raise _corrupt(f"expires in {pttl} ms, beyond the longest session lifetime")
     meta: bytes | None = None
+    owner: str | None = None
     fields: dict[str, bytes] = {}
     for i in range(0, len(flat), 2):
         name, value = flat[i], flat[i + 1]
@@ -441,6 +634,11 @@ def _record(reply: Any) -> Record | None:
             if len(value) > MAX_META_BYTES:
                 raise _corrupt(f"holds {len(value)} bytes of meta (at most {MAX_META_BYTES})")
             meta = value
+        elif name == OWNER_FIELD:
+            try:
+                owner = value.decode("utf-8", "surrogatepass")
+            except UnicodeDecodeError:
+                raise _corrupt("holds an owner that is not UTF-8") from None
         elif name[:_VALUE_PREFIX_LEN] == VALUE_PREFIX:
             try:
                 fields[name[_VALUE_PREFIX_LEN:].decode("utf-8", "surrogatepass")] = value
@@ -448,7 +646,32 @@ def _record(reply: Any) -> Record | None:
                 raise _corrupt("holds a field name that is not UTF-8") from None
     if meta is None:
         raise _corrupt("is a hash without the meta field (not written by this store)")
-    return Record(fields, meta, time.time() + pttl / 1000.0)
+    return Record(fields, meta, time.time() + pttl / 1000.0, owner)
+
+
+def _pair(reply: Any) -> tuple[Any, Any]:
+    """A ``{done, owner}`` script reply (``0`` alone when nothing was written)."""
+    if type(reply) is list and len(reply) == 2:
+        return reply[0], reply[1]
+    if type(reply) is list and len(reply) == 1:  # the owner was nil
+        return reply[0], None
+    return reply, None
+
+
+def _owned(key: str, reply: Any, owner: bytes) -> OwnedSession | None:
+    """The listing entry an OWNED reply describes, or ``None`` if it is not a live session
+    of ``owner`` (gone, expired, another owner's, or not a record this store wrote)."""
+    if type(reply) is not list or len(reply) != 4:
+        return None
+    pttl, meta, holder, expiry = reply
+    if type(pttl) is not int or not 0 < pttl <= _MAX_TTL_MS:
+        return None
+    if type(meta) is not bytes or len(meta) > MAX_META_BYTES or holder != owner:
+        return None
+    expires_at = time.time() + pttl / 1000.0
+    if type(expiry) is bytes and expiry.isdigit() and len(expiry) < 16:
+        expires_at = min(expires_at + 1.0, int(expiry) / 1000.0)  # as written, never much later
+    return OwnedSession(key, meta, expires_at)
 
 
 def _address(client: Any) -> str:
