@@ -305,12 +305,14 @@ async def test_a_master_killed_mid_run_gives_503s_until_its_replica_serves_then_
         assert failures > 0, "the killed master served no session?"
         late = sum(1 for c in load.clients for t in c.failed_at if t > failed_over_at)
         await load.check_nothing_acknowledged_was_lost()
-        # What the operator reads names the node that failed, the operation and why:
-        # the killed one (refused), and healthy ones refusing slots during the election.
+        # What the operator reads names the node that failed, the operation and why.
+        # The log is rate-limited (one line per interval while the store flaps), so
+        # the first line may name the killed node's closed connection or its refusal.
         logged = logged_failures(group)
         assert logged and all(NODE_FAILED.search(line) for line in logged), logged[:3]
-        refused = f"Redis {killed.host}:{killed.port}: load failed: connection refused"
-        assert any(refused in line for line in logged), logged[:3]
+        killed_node = f"Redis {killed.host}:{killed.port}: "
+        assert any(killed_node in line for line in logged), logged[:3]
+        assert len(logged) <= 2 * group.count, logged  # a burst per process, not per request
         with capsys.disabled():
             print(
                 f"\nfailover: election took {failed_over_at - killed_at:.2f}s; "

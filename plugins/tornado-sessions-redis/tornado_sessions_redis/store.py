@@ -513,14 +513,7 @@ class RedisStore(Store):
                 keys.append(member.decode("utf-8"))
             except (AttributeError, UnicodeDecodeError):
                 continue
-        replies = await asyncio.gather(
-            *(
-                self._call(
-                    "owner_sessions", self.redis_key(key), OWNED(self._client, self.redis_key(key))
-                )
-                for key in keys
-            )
-        )
+        replies = await asyncio.gather(*(self._owned(key) for key in keys))
         wanted = owner.encode("utf-8", "surrogatepass")
         found: list[OwnedSession] = []
         stale: list[bytes] = []
@@ -534,6 +527,12 @@ class RedisStore(Store):
             removed = self._client.execute_command("ZREM", index, *stale)
             await self._call("owner_sessions", index, removed)
         return found
+
+    async def _owned(self, key: str) -> Any:
+        """One member's OWNED reply.  The script call is made here, not by the caller,
+        so that a cancellation before this coroutine starts leaves no call unawaited."""
+        redis_key = self.redis_key(key)
+        return await self._call("owner_sessions", redis_key, OWNED(self._client, redis_key))
 
     # -- administration ---------------------------------------------------------
 
