@@ -144,24 +144,11 @@ class CountingPool:
     def _record(self, sql: str) -> None:
         self.sent.append(next((name for part, name in STATEMENT_NAMES if part in sql), sql))
 
-    async def execute(self, sql: str, *args: Any) -> Any:
-        self._record(sql)
-        return await (await self._real()).execute(sql, *args)
+    async def acquire(self) -> _CountingConnection:
+        return _CountingConnection(self, await (await self._real()).acquire())
 
-    async def fetch(self, sql: str, *args: Any) -> Any:
-        self._record(sql)
-        return await (await self._real()).fetch(sql, *args)
-
-    async def fetchrow(self, sql: str, *args: Any) -> Any:
-        self._record(sql)
-        return await (await self._real()).fetchrow(sql, *args)
-
-    async def fetchval(self, sql: str, *args: Any) -> Any:
-        self._record(sql)
-        return await (await self._real()).fetchval(sql, *args)
-
-    def acquire(self) -> Any:
-        raise AssertionError("the store borrows no connection for more than one statement")
+    async def release(self, conn: _CountingConnection) -> None:
+        await (await self._real()).release(conn.conn)
 
     async def close(self) -> None:
         if self._pool is not None:
@@ -170,6 +157,33 @@ class CountingPool:
     def take(self) -> list[str]:
         sent, self.sent = self.sent, []
         return sent
+
+
+class _CountingConnection:
+    """A pooled connection whose statements :class:`CountingPool` records."""
+
+    def __init__(self, pool: CountingPool, conn: Any) -> None:
+        self.pool = pool
+        self.conn = conn
+
+    def terminate(self) -> None:
+        self.conn.terminate()
+
+    async def execute(self, sql: str, *args: Any) -> Any:
+        self.pool._record(sql)
+        return await self.conn.execute(sql, *args)
+
+    async def fetch(self, sql: str, *args: Any) -> Any:
+        self.pool._record(sql)
+        return await self.conn.fetch(sql, *args)
+
+    async def fetchrow(self, sql: str, *args: Any) -> Any:
+        self.pool._record(sql)
+        return await self.conn.fetchrow(sql, *args)
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        self.pool._record(sql)
+        return await self.conn.fetchval(sql, *args)
 
 
 #: A part of each statement the store sends, and the operation it is.

@@ -181,15 +181,18 @@ async def test_cancelled_calls_leave_no_connection_in_a_transaction(url, postgre
             with pytest.raises(TimeoutError):
                 await asyncio.wait_for(call(), 0.2)
         await lock.rollback()
-        # every connection of the pool is usable, and none sits inside a transaction
-        assert all(await asyncio.gather(*(store.touch("k", time.time() + 60) for _ in range(6))))
+        # A cancelled write may still complete on the server (its connection was
+        # terminated, its statement had been sent), as with any store: which of them
+        # did is not asserted.  Every connection of the pool is usable, and none sits
+        # inside a transaction.
+        await store.save("k2", rec())
+        loads = await asyncio.gather(*(store.load("k2") for _ in range(6)))
+        assert all(loaded is not None for loaded in loads)
         stuck = await conn.fetchval(
             "SELECT count(*) FROM pg_stat_activity WHERE state LIKE 'idle in transaction%'"
             " AND pid <> pg_backend_pid()"
         )
         assert stuck == 0
-        loaded = await store.load("k")
-        assert loaded is not None
     finally:
         await conn.close()
         await store.close()

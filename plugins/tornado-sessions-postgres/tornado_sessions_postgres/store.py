@@ -110,7 +110,7 @@ class PostgresStore(Store):
             self._owns_pool = True
         else:
             if not callable(getattr(pool, "acquire", None)) or not callable(
-                getattr(pool, "fetchrow", None)
+                getattr(pool, "release", None)
             ):
                 raise ConfigurationError(
                     f"PostgresStore needs a URL or an asyncpg.Pool, not {type(pool).__name__}"
@@ -153,6 +153,25 @@ class PostgresStore(Store):
             raise RuntimeError("PostgresStore used before await store.open()")
         return self._pool
 
+    async def _run(self, method: str, sql: str, *args: Any) -> Any:
+        """One statement on a connection borrowed for it alone.
+
+        If the call fails or is cancelled midway, the connection is terminated (closed
+        without waiting on the server) before it goes back to the pool: a graceful
+        reset would wait on a server that may not be answering, and the core's
+        timeout must not wait on it.
+        """
+        pool = self._ready()
+        conn = await pool.acquire()
+        try:
+            result = await getattr(conn, method)(sql, *args)
+        except BaseException:
+            conn.terminate()
+            await asyncio.shield(pool.release(conn))
+            raise
+        await pool.release(conn)
+        return result
+
     # -- lifecycle --------------------------------------------------------------
 
     async def open(self) -> None:
@@ -167,11 +186,10 @@ class PostgresStore(Store):
                 max_size=url.max_size,
                 timeout=self.timeout if self.timeout is not None else 60.0,
             )
-        pool = self._pool
         if self.create_table:
-            await pool.execute(create_script(self.table))
+            await self._run("execute", create_script(self.table))
         try:
-            version = await pool.fetchval(self._sql.version)
+            version = await self._run("fetchval", self._sql.version)
         except Exception as exc:
             if type(exc).__name__ != "UndefinedTableError":
                 raise
@@ -211,7 +229,7 @@ class PostgresStore(Store):
     # -- the contract -----------------------------------------------------------
 
     async def load(self, key: str) -> Record | None:
-        row = await self._ready().fetchrow(self._sql.load, key, _now_ms())
+        row = await self._run("fetchrow", self._sql.load, key, _now_ms())
         if row is None:
             return None
         meta, expires_ms, fields, owner = row
@@ -221,11 +239,11 @@ class PostgresStore(Store):
 
     async def save(self, key: str, record: Record) -> None:
         expires_ms = _ms(record.expires_at)
-        pool = self._ready()
+
         if expires_ms <= _now_ms():
-            await pool.execute(self._sql.destroy, key)
+            await self._run("execute", self._sql.destroy, key)
             return
-        await pool.execute(
+        await self._run("execute", 
             self._sql.save,
             key,
             expires_ms,
@@ -235,16 +253,16 @@ class PostgresStore(Store):
         )
 
     async def destroy(self, key: str) -> None:
-        await self._ready().execute(self._sql.destroy, key)
+        await self._run("execute", self._sql.destroy, key)
 
     async def touch(self, key: str, expires_at: float) -> bool:
-        status = await self._ready().execute(self._sql.touch, key, _ms(expires_at), _now_ms())
+        status = await self._run("execute", self._sql.touch, key, _ms(expires_at), _now_ms())
         return _rows(status) > 0
 
     async def save_changes(
         self, key: str, changes: Changes, meta: bytes, expires_at: float
     ) -> bool:
-        status = await self._ready().execute(
+        status = await self._run("execute", 
             self._sql.save_changes,
             key,
             encode_names(changes.deleted),
@@ -259,30 +277,30 @@ class PostgresStore(Store):
     # -- optional ---------------------------------------------------------------
 
     async def purge_expired(self) -> int:
-        pool = self._ready()
+
         now = _now_ms()
         total = 0
         while True:
-            deleted = _rows(await pool.execute(self._sql.purge, now, self.purge_batch))
+            deleted = _rows(await self._run("execute", self._sql.purge, now, self.purge_batch))
             total += deleted
             if deleted < self.purge_batch:
                 return total
 
     async def owner_sessions(self, owner: str) -> list[OwnedSession]:
-        rows = await self._ready().fetch(self._sql.owner_sessions, _owner(owner), _now_ms())
+        rows = await self._run("fetch", self._sql.owner_sessions, _owner(owner), _now_ms())
         return [OwnedSession(key, meta, expires_ms / 1000.0) for key, meta, expires_ms in rows]
 
     async def clear(self) -> None:
-        await self._ready().execute(self._sql.clear)
+        await self._run("execute", self._sql.clear)
 
     async def count(self) -> int:
-        return int(await self._ready().fetchval(self._sql.count, _now_ms()))
+        return int(await self._run("fetchval", self._sql.count, _now_ms()))
 
     async def keys(self) -> AsyncIterator[str]:
-        pool = self._ready()
+
         after = ""
         while True:
-            rows = await pool.fetch(self._sql.keys, _now_ms(), after, _KEYS_PAGE)
+            rows = await self._run("fetch", self._sql.keys, _now_ms(), after, _KEYS_PAGE)
             for (key,) in rows:
                 yield key
             if len(rows) < _KEYS_PAGE:

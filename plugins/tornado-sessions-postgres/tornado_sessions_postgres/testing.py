@@ -5,8 +5,8 @@
 runs ``initdb`` into a temporary directory of its own and starts ``postgres`` on a
 free loopback port (no Unix socket, ``fsync`` off, trust authentication for the
 ``postgres`` role), polls it for readiness with ``pg_isready`` (never a fixed
-sleep), and stops, pauses (``SIGSTOP`` to the whole process group: the postmaster
-and every backend), resumes or restarts it on the same port.
+sleep), and stops, pauses (``SIGSTOP`` to the postmaster and each of its children,
+found in ``/proc``: backends leave the process group), resumes or restarts it on the same port.
 
 PostgreSQL refuses to run as root.  Run as root (as CI and this project's
 machines do), the harness runs ``initdb`` and ``postgres`` as the ``postgres``
@@ -22,6 +22,7 @@ Not imported by the store itself; it needs ``pytest``.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
@@ -193,10 +194,23 @@ class PostgresServer:
         """Start again on the same port, with the same data."""
         self.start()
 
+    def _processes(self, pid: int) -> list[int]:
+        """The postmaster ``pid`` and its children (backends call ``setsid``: no group)."""
+        children = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if int(fields[1]) == pid:
+                children.append(int(stat.parent.name))
+        return [pid, *children]
+
     def pause(self) -> None:
         """Freeze the postmaster and every backend: connections hang, nothing answers."""
         assert self.process is not None
-        os.killpg(self.process.pid, signal.SIGSTOP)
+        for pid in self._processes(self.process.pid):
+            os.kill(pid, signal.SIGSTOP)
         self.paused = True
 
     def resume(self) -> None:
@@ -204,7 +218,9 @@ class PostgresServer:
         self.resume_group(self.process.pid)
 
     def resume_group(self, pid: int) -> None:
-        os.killpg(pid, signal.SIGCONT)
+        for child in reversed(self._processes(pid)):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signal.SIGCONT)
         self.paused = False
 
     def destroy(self) -> None:
