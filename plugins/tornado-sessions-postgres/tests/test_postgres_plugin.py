@@ -35,7 +35,10 @@ def test_store_options_are_removed_before_asyncpg_sees_the_url():
     )
     assert parsed.dsn == "postgresql://u:p%40ss@h:5432/app?sslmode=require&application_name=web"
     assert (parsed.table, parsed.create_table, parsed.min_size, parsed.max_size) == (
-        "web_sessions", False, 0, 4,
+        "web_sessions",
+        False,
+        0,
+        4,
     )
     assert (parsed.purge_interval, parsed.purge_batch) == (60.0, 500)
 
@@ -70,7 +73,7 @@ def test_bad_urls_are_configuration_errors(url, message):
 
 
 def test_bad_arguments_are_configuration_errors():
-    with pytest.raises(ConfigurationError, match="asyncpg.Pool"):
+    with pytest.raises(ConfigurationError, match=r"asyncpg\.Pool"):
         PostgresStore(object())
     with pytest.raises(ConfigurationError, match="letters, digits"):
         PostgresStore("postgresql://h/db", table="a b")

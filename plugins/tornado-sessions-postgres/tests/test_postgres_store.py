@@ -65,12 +65,16 @@ async def test_an_expired_row_still_in_the_table_is_never_read_touched_or_change
         await conn.execute(f'UPDATE "{table}" SET expires_ms = $1 WHERE key = $2', past, "old")
         assert await store.load("old") is None
         assert await store.touch("old", time.time() + 600) is False
-        assert await store.save_changes("old", Changes({"b": b"2"}), b"m", time.time() + 600) is False
+        assert (
+            await store.save_changes("old", Changes({"b": b"2"}), b"m", time.time() + 600) is False
+        )
         assert await store.count() == 1
         assert [key async for key in store.keys()] == ["live"]
         assert [s.key for s in await store.owner_sessions("alice")] == ["live"]
         # still there, untouched, until purged
-        assert await conn.fetchval(f'SELECT expires_ms FROM "{table}" WHERE key = $1', "old") == past
+        assert (
+            await conn.fetchval(f'SELECT expires_ms FROM "{table}" WHERE key = $1', "old") == past
+        )
         assert await store.purge_expired() == 1
         assert await conn.fetchval(f'SELECT count(*) FROM "{table}"') == 1
     finally:

@@ -44,7 +44,6 @@ from typing import Any
 
 from tornado_sessions.errors import ConfigurationError, CorruptRecordError
 from tornado_sessions.record import Changes, OwnedSession, Record
-
 from tornado_sessions.stores.base import Store
 
 from .fields import decode_fields, decode_owner, encode_fields, encode_names
@@ -212,8 +211,7 @@ class PostgresStore(Store):
             try:
                 await self.purge_expired()
             except Exception:  # the next run tries again
-                logger.warning("purging expired sessions from %s failed", self.table,
-                               exc_info=True)
+                logger.warning("purging expired sessions from %s failed", self.table, exc_info=True)
 
     async def close(self) -> None:
         if self._closed:
@@ -243,7 +241,8 @@ class PostgresStore(Store):
         if expires_ms <= _now_ms():
             await self._run("execute", self._sql.destroy, key)
             return
-        await self._run("execute", 
+        await self._run(
+            "execute",
             self._sql.save,
             key,
             expires_ms,
@@ -262,7 +261,8 @@ class PostgresStore(Store):
     async def save_changes(
         self, key: str, changes: Changes, meta: bytes, expires_at: float
     ) -> bool:
-        status = await self._run("execute", 
+        status = await self._run(
+            "execute",
             self._sql.save_changes,
             key,
             encode_names(changes.deleted),
@@ -306,5 +306,3 @@ class PostgresStore(Store):
             if len(rows) < _KEYS_PAGE:
                 return
             after = rows[-1][0]
-
-

@@ -142,8 +142,9 @@ def parse_url(url: str) -> PostgresURL:
         elif name == "create_table":
             options["create_table"] = _flag(name, value)
         elif name in ("min_size", "max_size", "purge_batch"):
-            options[name] = int(_number(name, value, minimum=0 if name == "min_size" else 1,
-                                        integer=True))
+            options[name] = int(
+                _number(name, value, minimum=0 if name == "min_size" else 1, integer=True)
+            )
         elif name == "purge_interval":
             options[name] = _number(name, value, minimum=0, integer=False)
         elif name in DRIVER_OPTIONS:
