@@ -1,6 +1,7 @@
 # The two commands that matter: `make demo` and `make test` (see README.md).
-# Everything is installed into .venv; system packages (redis-server, chromium) come
-# from Debian and FerretDB (a MongoDB-compatible server for the Mongo tests) from Go.
+# Everything is installed into .venv; system packages (redis-server, chromium,
+# postgresql) come from Debian and FerretDB (a MongoDB-compatible server for the
+# Mongo tests) from Go.
 
 PYTHON ?= python3
 VENV := .venv
@@ -33,6 +34,8 @@ system-deps:
 		|| ! command -v curl >/dev/null || ! command -v openssl >/dev/null; then \
 		apt-get update -qq && apt-get install -y -qq redis-server chromium curl openssl \
 		>/dev/null; fi
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		apt-get update -qq && apt-get install -y -qq postgresql >/dev/null; fi
 	@if ! ferretdb --version >/dev/null 2>&1; then \
 		plugins/tornado-sessions-mongo/scripts/install-ferretdb.sh "$(GOBIN)/ferretdb"; fi
 
