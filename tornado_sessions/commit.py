@@ -46,6 +46,7 @@ from .expiry import expiry, lifetime, persistent
 from .ids import log_id
 from .owners import enforce_cap
 from .record import Changes, Record, apply_changes, record_size
+from .rotation import forwarded
 from .runtime import SessionRuntime
 from .session import Session
 
@@ -152,6 +153,17 @@ async def run_write(runtime: SessionRuntime, pending: PendingWrite) -> None:
             store.save_changes(key, pending.changes, pending.meta, pending.expires_at),
             handler,
         )
+    if not applied and session.stage is STORED:
+        # Renewed by rotate_after while this request ran? Then write there instead.
+        moved = await forwarded(runtime, handler, session.id, key, time.time())
+        if moved is not None:
+            new_id, new_key = moved[0], moved[1]
+            fields = runtime.codec.rebind(key, new_key, session.loaded_fields)
+            session.renamed(new_id, new_key, fields)
+            retry = plan_commit(runtime, session, force=write is UPDATE_ALL)
+            if retry is not None:
+                await run_write(runtime, retry)
+            return
     if not applied:
         log.info(
             "session %s was destroyed elsewhere while this request ran; "

@@ -43,7 +43,13 @@ from typing import Any
 
 from .errors import ConfigurationError
 
-__all__ = ["EncryptionKey", "UnreadableValueError", "ValueCipher", "parse_encryption_keys"]
+__all__ = [
+    "EncryptionKey",
+    "UnknownKeyError",
+    "UnreadableValueError",
+    "ValueCipher",
+    "parse_encryption_keys",
+]
 
 #: What an application may give as one key: 32 bytes, or their base64 or hex text.
 EncryptionKey = bytes | str
@@ -60,6 +66,17 @@ _HKDF_INFO = b"tornado-sessions AES-256-SIV value key v1"
 
 class UnreadableValueError(ValueError):
     """A sealed value failed to open: tampered, moved, truncated, or its key is gone."""
+
+    #: Whether the stored value should be left alone rather than removed: true when
+    #: it is sealed by a key this process does not have (another process, mid-way
+    #: through a key rotation, may still read it), false when it is damaged.
+    keep_stored = False
+
+
+class UnknownKeyError(UnreadableValueError):
+    """A value sealed by a key that is not in ``encryption_keys`` (yet, or any more)."""
+
+    keep_stored = True
 
 
 def parse_encryption_keys(keys: object) -> tuple[bytes, ...]:
@@ -168,8 +185,9 @@ class ValueCipher:
         kid = bytes(data[1 : 1 + _KEY_ID_BYTES])
         cipher = self._ciphers.get(kid)
         if cipher is None:
-            raise UnreadableValueError(
-                f"sealed by key id {kid.hex()}, which is not in encryption_keys"
+            raise UnknownKeyError(
+                f"sealed by key id {kid.hex()}, which is not in encryption_keys (left in "
+                "the store: another process may have that key)"
             )
         from cryptography.exceptions import InvalidTag
 

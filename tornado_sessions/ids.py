@@ -22,6 +22,7 @@ from .errors import ConfigurationError
 
 __all__ = [
     "MAX_OWNER_LENGTH",
+    "OwnerKey",
     "generate_id",
     "is_valid_id",
     "log_id",
@@ -63,11 +64,22 @@ def store_key(session_id: str, hashed: bool) -> str:
     return session_id
 
 
+class OwnerKey(str):
+    """An owner as the store indexes it (what ``Session.owner`` returns): already hashed.
+
+    The functions that take an owner (``sessions_of``, ``end_sessions``,
+    ``end_session``) accept one as it is, instead of hashing it a second time.
+    """
+
+    __slots__ = ()
+
+
 def owner_key(owner: str, hashed: bool) -> str:
     """The key the store indexes an owner under: SHA-256 of it with ``hash_ids``.
 
-    Hashed, a store dump does not say whose sessions it holds (user ids, emails);
-    the prefix keeps an owner's hash apart from any id's.
+    Hashed, a store dump does not show user ids or emails in the clear, though the
+    hash is unkeyed: whoever has a dump can test a guess.  The prefix keeps an
+    owner's hash apart from any id's.
     """
     if hashed:
         return hashlib.sha256(b"owner\x00" + owner.encode("utf-8", "surrogatepass")).hexdigest()

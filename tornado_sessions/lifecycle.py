@@ -18,6 +18,7 @@ from .codec import ValueCodec
 from .commit import commit
 from .ids import log_id, owner_key
 from .record_checks import read_record
+from .rotation import end_forwarded
 from .runtime import SessionRuntime
 from .session import LoadedRecord, Session
 
@@ -53,6 +54,9 @@ class Lifecycle:
         runtime, handler = self._runtime, session.handler
         for key in keys:
             await runtime.call("destroy", runtime.store.destroy(key), handler)
+        # A session renewed by rotate_after while this request ran lives on under its
+        # new id: end that one too.
+        await end_forwarded(runtime, handler, session.id, session.key)
         runtime.observers.notify(
             "tornado_sessions_session_destroyed", session=session, handler=handler
         )

@@ -12,9 +12,10 @@
    no store call;
 4. read and check the record (:mod:`tornado_sessions.record_checks`).  Absent, expired
    or corrupt: a fresh session;
-5. a forwarding stub (an id renewed by ``rotate_after``, still in its grace) leads
-   to the session under the new id; an id due for renewal is renewed now
-   (:mod:`tornado_sessions.rotation`); either way the response sends the new cookie;
+5. no record, but a forwarding stub (an id renewed by ``rotate_after``, the cookie
+   still in its grace): the session under the new id; an id due for renewal is
+   renewed now (:mod:`tornado_sessions.rotation`); either way the response sends
+   the new cookie;
 6. otherwise the stored session, its values still undecoded.
 
 A fresh session gets a new random id: an id the client chose is never adopted.
@@ -29,7 +30,7 @@ from typing import Any
 from .cookies import read_cookie
 from .lifecycle import Lifecycle
 from .record_checks import read_record
-from .rotation import due, follow, forward_to, rotate
+from .rotation import due, forwarded, rotate
 from .runtime import SessionRuntime
 from .session import Session
 
@@ -38,8 +39,12 @@ __all__ = ["load_session"]
 log = logging.getLogger("tornado_sessions")
 
 
-async def load_session(runtime: SessionRuntime, handler: Any) -> Session:
-    """The session of ``handler``'s request; see the module docstring."""
+async def load_session(runtime: SessionRuntime, handler: Any, *, renew: bool = True) -> Session:
+    """The session of ``handler``'s request; see the module docstring.
+
+    ``renew=False`` (the response's headers have gone out, so no new cookie could
+    reach the browser) leaves an id due for renewal as it is, for the next request.
+    """
     io = Lifecycle(runtime)
     now = time.time()
     values = read_cookie(handler.request.headers, runtime.options.name)
@@ -55,17 +60,17 @@ async def load_session(runtime: SessionRuntime, handler: Any) -> Session:
         )
         return Session(io, handler, *runtime.tokens.new(), now=now)
     record = await read_record(runtime, token.key, handler, now, session_id=token.id)
-    if record is None:
-        return Session(io, handler, *runtime.tokens.new(), now=now)
     session_id, key, resign = token.id, token.key, not token.current
-    new_id = forward_to(session_id, record.fields)
-    if new_id is not None or due(runtime, record, now):
-        if new_id is not None:  # a request with a renewed id's old cookie, in its grace
-            moved = await follow(runtime, handler, new_id, now) if new_id else None
-        else:
-            moved = await rotate(runtime, handler, session_id, key, record, now)
+    moved = None
+    if record is None:  # perhaps renewed by rotate_after, and this cookie in its grace
+        moved = await forwarded(runtime, handler, session_id, key, now)
         if moved is None:
             return Session(io, handler, *runtime.tokens.new(), now=now)
+    elif renew and due(runtime, record, now):
+        moved = await rotate(runtime, handler, session_id, key, record, now)
+        if moved is None:
+            return Session(io, handler, *runtime.tokens.new(), now=now)
+    if moved is not None:
         (session_id, key, record), resign = moved, True
     session = Session(io, handler, session_id, key, now=now, record=record, resign=resign)
     runtime.observers.notify("tornado_sessions_session_loaded", session=session, handler=handler)

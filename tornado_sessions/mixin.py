@@ -87,6 +87,8 @@ class SessionMixin(_HandlerBase):
     _session_headers_sent = False
     #: the id whose cookie went out with the headers (to tell a later cookie change)
     _session_sent_id: str | None = None
+    #: flush() was called (the headers may be gone: no new cookie could reach the browser)
+    _session_flushed = False
     #: a commit's store write (and what follows it) still running
     _session_writing: asyncio.Future[None] | None = None
 
@@ -104,7 +106,7 @@ class SessionMixin(_HandlerBase):
                 "done to a session now could reach the store or the cookie"
             )
         runtime = await runtime_for_request(self.application)
-        session = await load_session(runtime, self)
+        session = await load_session(runtime, self, renew=not self._session_flushed)
         if self._session is not None:  # another coroutine of this handler won the race
             return self._session
         self._session_runtime = runtime
@@ -135,6 +137,7 @@ class SessionMixin(_HandlerBase):
 
     def flush(self, include_footers: bool = False) -> asyncio.Future[None]:
         """Commit the session before the headers first go out, then flush as Tornado does."""
+        self._session_flushed = True
         if self._session is None or self._session_headers_sent:
             return super().flush(include_footers)
         if self._session_closing:  # finish() has committed and is sending the response now

@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .errors import ConfigurationError
 from .expiry import lifetime
-from .ids import log_id, owner_key, session_handle
+from .ids import OwnerKey, log_id, owner_key, session_handle
 from .meta import unpack_meta
 from .record import OwnedSession
 from .runtime import SessionRuntime
@@ -102,9 +102,11 @@ async def end_sessions(
     return ended
 
 
-async def end_session(
-    app: tornado.web.Application, handle: str, *, owner: str | None = None
-) -> bool:
+#: ``end_session``'s default: no owner check (``owner=None`` is refused, see there).
+_ANYONE: Any = object()
+
+
+async def end_session(app: tornado.web.Application, handle: str, *, owner: str = _ANYONE) -> bool:
     """End the session named ``handle``; ``True`` if there was one to end.
 
     :param owner: end it only if it belongs to this owner.  A page that lets a
@@ -114,7 +116,12 @@ async def end_session(
         of a store with ``hash_ids`` (the default), where it is the store key.
     """
     runtime = await _runtime(app)
-    if owner is not None:
+    if owner is None:
+        raise ValueError(
+            "end_session(..., owner=None): no owner to check the handle against (an "
+            "anonymous visitor?); refusing rather than ending any session it names"
+        )
+    if owner is not _ANYONE:
         for entry, _, _ in await _listed(runtime, owner):
             if _public_handle(runtime, entry.key) == handle:
                 await runtime.call("destroy", runtime.store.destroy(entry.key), None)
@@ -164,7 +171,8 @@ async def _listed(
 ) -> list[tuple[OwnedSession, float, float]]:
     if not isinstance(owner, str) or not owner:
         raise ValueError(f"an owner is a non-empty string (a user id), not {owner!r:.60}")
-    listed = await _index(runtime, owner_key(owner, runtime.options.hash_ids))
+    key = owner if isinstance(owner, OwnerKey) else owner_key(owner, runtime.options.hash_ids)
+    listed = await _index(runtime, key)
     listed.sort(key=lambda item: item[2], reverse=True)
     return listed
 

@@ -39,7 +39,7 @@ from typing import Any, NamedTuple, Protocol
 from .codec import ValueCodec
 from .decide import CLEAR, FINISHED, GONE, KEEP, NEW, STORED, Cookie, Stage
 from .errors import SerializationError, SessionFinishedError
-from .ids import MAX_OWNER_LENGTH, session_handle
+from .ids import MAX_OWNER_LENGTH, OwnerKey, session_handle
 from .meta import MAX_LIFETIME, Meta, pack_meta
 from .record import Changes
 
@@ -266,7 +266,8 @@ class Session(MutableMapping[str, Any]):
             self._io.corrupt_value(self, key, exc)
             del self._values[key]
             self._undecoded -= 1
-            self._deleted.add(key)  # the next write removes it from the store
+            if not getattr(exc, "keep_stored", False):
+                self._deleted.add(key)  # the next write removes it from the store
             raise KeyError(key) from None
         self._values[key] = value
         self._undecoded -= 1
@@ -380,9 +381,10 @@ class Session(MutableMapping[str, Any]):
 
         With ``hash_ids`` (the default) the owner is stored as a hash, so a store
         dump does not say whose sessions it holds; reading this property then gives
-        that hash, not what was assigned.  Use :meth:`owned_by` to compare.
+        that hash, not what was assigned.  Use :meth:`owned_by` to compare.  The
+        value read can be passed back to ``sessions_of`` or ``end_sessions`` as it is.
         """
-        return self._owner
+        return None if self._owner is None else OwnerKey(self._owner)
 
     @owner.setter
     def owner(self, owner: str | None) -> None:
@@ -393,7 +395,9 @@ class Session(MutableMapping[str, Any]):
                     f"a session's owner is a string of 1 to {MAX_OWNER_LENGTH} characters "
                     f"(a user id) or None, not {owner!r:.60}"
                 )
-            owner = self._io.owner_key(owner)
+            if not isinstance(owner, OwnerKey):  # a value read from .owner is kept as it is
+                owner = self._io.owner_key(owner)
+            owner = str(owner)
         if owner != self._owner:
             self._owner = owner
             self._owner_changed = True
@@ -402,7 +406,8 @@ class Session(MutableMapping[str, Any]):
 
     def owned_by(self, owner: str) -> bool:
         """Whether the session's owner is ``owner`` (what was assigned to :attr:`owner`)."""
-        return self._owner is not None and self._owner == self._io.owner_key(owner)
+        key = owner if isinstance(owner, OwnerKey) else self._io.owner_key(owner)
+        return self._owner is not None and self._owner == key
 
     @property
     def handle(self) -> str:
@@ -622,6 +627,13 @@ class Session(MutableMapping[str, Any]):
         self._meta_changed = False
         self._owner_changed = False
         self._touch_requested = False
+
+    def renamed(self, session_id: str, key: str, fields: Mapping[str, bytes]) -> None:
+        """The session was renewed (``rotate_after``) while this request ran: it now lives
+        under ``session_id``, holding ``fields``; the response sends the new cookie."""
+        self.id, self.key = session_id, key
+        self._loaded = fields
+        self._resign = True
 
     def found_gone(self) -> None:
         """A conditional write found the record missing: nothing more is written."""

@@ -141,6 +141,14 @@ async def _open(settings: Mapping[str, Any], failures: FailureLog, probe: bool) 
     store = options.store
     if isinstance(store, str):
         store = create_store(store, timeout=options.store_timeout)
+    if options.max_sessions_per_owner is not None and "owner_sessions" not in store.capabilities:
+        if isinstance(options.store, str):
+            await _close_quietly(store)
+        raise ConfigurationError(
+            f"max_sessions_per_owner needs a store that indexes sessions by owner, and "
+            f"{type(store).__name__} has no owner_sessions(): use memory, Redis, PostgreSQL "
+            "or SQLite, or leave max_sessions_per_owner unset"
+        )
     runtime = SessionRuntime(
         options,
         secrets=secrets,

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 import tornado_sessions
+from tornado_sessions import registry
 from tornado_sessions.cli import ExitCode
 
 REPO = Path(__file__).resolve().parents[2]
@@ -80,8 +81,12 @@ def test_plugins_lists_each_scheme_and_serializer_with_its_distribution(run_cli:
     assert stores["redis"] == stores["rediss"] == [redis]
     serializers = {entry["name"]: entry["provided_by"] for entry in found["serializers"]}
     assert serializers == {"json": [core], "msgpack": [core]}
+    postgres = f"tornado-sessions-postgres {metadata.version('tornado-sessions-postgres')}"
+    assert stores["postgresql"] == stores["postgres"] == [postgres]
+    # Every scheme of this project's plugins is either installed or named with its package.
     missing = {entry["scheme"]: entry["install"] for entry in found["not_installed"]}
-    assert missing["postgresql"] == "tornado-sessions-postgres"
+    for scheme, package in registry.KNOWN_PLUGINS.items():
+        assert scheme in stores or missing.get(scheme) == package, scheme
 
     text = run_cli("plugins")
     assert text.code == 0

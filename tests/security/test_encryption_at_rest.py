@@ -263,6 +263,22 @@ async def test_a_removed_key_makes_its_values_absent_not_an_error_page(
 
 
 @pytest.mark.gen_test(timeout=30)
+async def test_a_process_without_the_new_key_leaves_its_values_alone(
+    serve: Serve, store: Store
+) -> None:
+    # A rolling deploy of a rotation: one process already seals with K2, one has only K1.
+    old = await serve(K1)
+    new = await serve(K2, K1)
+    cookie, _ = await _start(old, user="alice")
+    assert (await new.get("/put?cart=4items", cookie=cookie)).status == 200
+    reply = await old.get("/put?seen=yes", cookie=cookie)  # reads, and writes another key
+    assert reply.status == 200
+    assert (await old.get("/peek", cookie=cookie)).json["data"] == {"user": "alice", "seen": "yes"}
+    reply = await new.get("/peek", cookie=cookie)
+    assert reply.json["data"] == {"user": "alice", "cart": "4items", "seen": "yes"}
+
+
+@pytest.mark.gen_test(timeout=30)
 async def test_reading_a_list_writes_nothing_and_a_change_writes_it(
     serve: Serve, store: Store
 ) -> None:

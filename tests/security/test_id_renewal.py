@@ -30,6 +30,7 @@ from tornado_sessions import (
 )
 from tornado_sessions.ids import store_key
 from tornado_sessions.meta import pack_meta, unpack_meta
+from tornado_sessions.rotation import stub_key
 
 from .conftest import Client
 
@@ -67,7 +68,38 @@ class _Logout(SessionMixin, tornado.web.RequestHandler):
         self.write({})
 
 
-HANDLERS = [(r"/login", _Login), (r"/peek", _Peek), (r"/put", _Put), (r"/logout", _Logout)]
+class _Slow(SessionMixin, tornado.web.RequestHandler):
+    """Loads the session, waits for the test, then writes (or logs out)."""
+
+    async def get(self) -> None:
+        session = await self.get_session()
+        self.settings["loaded"].set()
+        await self.settings["release"].wait()
+        if self.get_argument("logout", None):
+            await session.destroy()
+        else:
+            session["upload"] = "done"
+        self.write({"id": session.id})
+
+
+class _Streamed(SessionMixin, tornado.web.RequestHandler):
+    """Flushes before it first asks for the session."""
+
+    async def get(self) -> None:
+        self.write("part one;")
+        await self.flush()
+        session = await self.get_session()
+        self.write(f"user={session.get('user')};id={session.id}")
+
+
+HANDLERS = [
+    (r"/login", _Login),
+    (r"/peek", _Peek),
+    (r"/put", _Put),
+    (r"/logout", _Logout),
+    (r"/slow", _Slow),
+    (r"/streamed", _Streamed),
+]
 
 
 @pytest.fixture(params=["memory", "redis", "mongo"])
@@ -90,7 +122,10 @@ def app(
     store: Store | str, options: dict[str, Any], io_loop: Any
 ) -> Iterator[tornado.web.Application]:
     application = tornado.web.Application(
-        HANDLERS, sessions=SessionOptions(secret=SECRET, store=store, **options)
+        HANDLERS,
+        sessions=SessionOptions(secret=SECRET, store=store, **options),
+        loaded=asyncio.Event(),
+        release=asyncio.Event(),
     )
     yield application
     io_loop.run_sync(lambda: close_sessions(application))
@@ -159,6 +194,50 @@ async def test_requests_with_the_old_cookie_keep_working_inside_the_grace(
 
 
 @pytest.mark.gen_test(timeout=30)
+async def test_a_write_in_flight_across_the_renewal_lands_in_the_renewed_session(
+    client: Client, app: tornado.web.Application
+) -> None:
+    old_cookie, old_id = await _login_with_an_old_id(client, app)
+    slow = asyncio.ensure_future(client.get("/slow", cookie=old_cookie))
+    await app.settings["loaded"].wait()  # it loaded the session before the renewal
+    renewed = await client.get("/peek", cookie=old_cookie)
+    new_id, new_cookie = renewed.json["id"], renewed.session_cookie
+    assert new_id != old_id
+    app.settings["release"].set()
+    reply = await slow
+    assert reply.status == 200 and reply.json["id"] == new_id
+    assert reply.session_cookie == new_cookie  # the browser ends on the new id either way
+    after = await client.get("/peek", cookie=new_cookie)
+    assert after.json["data"] == {"user": "alice", "upload": "done"}  # nothing acknowledged lost
+    assert await _store_of(app).load(store_key(old_id, True)) is None
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_logout_in_flight_across_the_renewal_ends_the_renewed_session(
+    client: Client, app: tornado.web.Application
+) -> None:
+    old_cookie, _ = await _login_with_an_old_id(client, app)
+    slow = asyncio.ensure_future(client.get("/slow?logout=1", cookie=old_cookie))
+    await app.settings["loaded"].wait()
+    new_cookie = (await client.get("/peek", cookie=old_cookie)).session_cookie
+    app.settings["release"].set()
+    await slow
+    for cookie in (old_cookie, new_cookie):
+        assert (await client.get("/peek", cookie=cookie)).json["new"] is True
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_no_renewal_once_the_headers_went_out(
+    client: Client, app: tornado.web.Application
+) -> None:
+    old_cookie, old_id = await _login_with_an_old_id(client, app)
+    reply = await client.get("/streamed", cookie=old_cookie)
+    assert reply.body == f"part one;user=alice;id={old_id}".encode()  # not renewed: no cookie
+    renewed = await client.get("/peek", cookie=old_cookie)  # the next request renews it
+    assert renewed.json["id"] != old_id and renewed.session_cookie
+
+
+@pytest.mark.gen_test(timeout=30)
 @pytest.mark.parametrize("options", [{"rotate_grace": 0}], indirect=True)
 async def test_after_the_grace_the_old_id_is_refused(
     client: Client, app: tornado.web.Application, options: dict[str, Any]
@@ -178,7 +257,9 @@ async def test_the_stub_left_behind_does_not_reveal_the_new_id(
 ) -> None:
     old_cookie, old_id = await _login_with_an_old_id(client, app)
     new_id = (await client.get("/peek", cookie=old_cookie)).json["id"]
-    stub = await _store_of(app).load(store_key(old_id, True))
+    store = _store_of(app)
+    assert await store.load(store_key(old_id, True)) is None  # the old record is gone
+    stub = await store.load(stub_key(store_key(old_id, True)))
     assert stub is not None
     dumped = b"".join(stub.fields.values()) + stub.meta
     for secret in (new_id, store_key(new_id, True)):

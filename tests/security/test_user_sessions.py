@@ -112,8 +112,22 @@ class _EndOne(SessionMixin, tornado.web.RequestHandler):
     async def get(self) -> None:
         session = await self.get_session()
         handle = self.get_argument("handle")
-        ended = await end_session(self.application, handle, owner=session["user"])
+        try:
+            ended = await end_session(self.application, handle, owner=session.get("user"))
+        except ValueError:
+            self.set_status(400)
+            ended = False
         self.write({"ended": ended})
+
+
+class _EndOthersByOwnerProperty(SessionMixin, tornado.web.RequestHandler):
+    """Passes ``session.owner`` (the stored hash) back, as a handler may well do."""
+
+    async def get(self) -> None:
+        session = await self.get_session()
+        listed = await sessions_of(self.application, session.owner)
+        ended = await end_sessions(self.application, session.owner, keep=session)
+        self.write({"listed": len(listed), "ended": ended, "mine": session.owned_by(session.owner)})
 
 
 class _Put(SessionMixin, tornado.web.RequestHandler):
@@ -140,6 +154,7 @@ HANDLERS = [
     (r"/devices", _Devices),
     (r"/end-others", _EndOthers),
     (r"/end", _EndOne),
+    (r"/end-others-by-property", _EndOthersByOwnerProperty),
     (r"/slow", _Slow),
     (r"/put", _Put),
 ]
@@ -391,6 +406,39 @@ async def test_a_store_without_an_owner_index_says_so_and_never_scans() -> None:
     for call in (sessions_of(app, "alice"), end_sessions(app, "alice")):
         with pytest.raises(ConfigurationError, match="NoIndexStore keeps no index"):
             await call
+
+
+@pytest.mark.gen_test
+async def test_a_cap_on_a_store_without_an_owner_index_fails_at_start_up() -> None:
+    app = tornado.web.Application(
+        [], sessions=SessionOptions(secret=SECRET, store=NoIndexStore(), max_sessions_per_owner=2)
+    )
+    with pytest.raises(ConfigurationError, match="max_sessions_per_owner needs a store"):
+        await open_sessions(app)
+
+
+@pytest.mark.gen_test
+async def test_an_anonymous_visitor_cannot_end_a_session_by_its_handle(
+    http_client: Any, base_url: str
+) -> None:
+    alice, handle = await _login(http_client, base_url, "alice")
+    headers: dict[str, str] = {}
+    response = await http_client.fetch(
+        f"{base_url}/end?handle={handle}", headers=headers, raise_error=False
+    )
+    assert response.code == 400  # owner=None is refused, not "no check"
+    assert (await _get(http_client, base_url, "/whoami", alice))[0]["user"] == "alice"
+
+
+@pytest.mark.gen_test
+async def test_the_owner_read_back_from_the_session_finds_its_sessions(
+    http_client: Any, base_url: str
+) -> None:
+    here, _ = await _login(http_client, base_url, "alice")
+    phone, _ = await _login(http_client, base_url, "alice")
+    body, _ = await _get(http_client, base_url, "/end-others-by-property", here)
+    assert body == {"listed": 2, "ended": 1, "mine": True}
+    assert (await _get(http_client, base_url, "/whoami", phone))[0]["new"] is True
 
 
 def test_the_owner_and_the_cap_are_checked() -> None:
