@@ -35,7 +35,9 @@ def is_legal_field_name(name: str) -> bool:
         ("%2E", "%252E"),
         ("nul\x00", "nul%00"),
         ("", "%"),
-        ("ünï ćødé", "ünï ćødé"),
+        ("ünï ćødé", "ünï%20ćødé"),
+        ("user\t", "user%09"),
+        ("user ", "user%20"),
     ],
 )
 def test_mongo_escape_examples(key: str, escaped: str) -> None:

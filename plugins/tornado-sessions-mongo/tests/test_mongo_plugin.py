@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
 import time
 from typing import Any
 
 import pymongo
 import pytest
-from tornado_sessions_mongo import MongoStore
-from tornado_sessions_mongo.urls import parse_store_url
+from tornado_sessions_mongo import MongoStore, plugin
+from tornado_sessions_mongo.urls import STORE_OPTIONS, parse_store_url
 
 from tornado_sessions import ConfigurationError, Record, create_store
 from tornado_sessions.registry import get_plugin_manager, store_schemes
@@ -18,8 +21,31 @@ def test_mongo_plugin_is_found_through_the_entry_point() -> None:
     names = {name for name, _ in get_plugin_manager().list_name_plugin()}
     assert "mongodb" in names  # the entry point's name in the tornado_sessions group
     schemes = store_schemes()
-    assert schemes["mongodb"] == MongoStore.from_url
-    assert schemes["mongodb+srv"] == MongoStore.from_url
+    assert schemes["mongodb"] is plugin.create
+    assert schemes["mongodb+srv"] is plugin.create
+
+
+def test_mongo_plugin_discovery_does_not_import_pymongo() -> None:
+    """Importing the package and discovering plugins (as every application does) loads no
+    driver; building a MongoDB store does."""
+    script = textwrap.dedent(
+        """
+        import sys
+        import tornado_sessions_mongo, tornado_sessions_mongo.plugin
+        from tornado_sessions.registry import get_plugin_manager, store_schemes
+        get_plugin_manager()
+        store_schemes()
+        before = sorted(name for name in ("pymongo", "bson", "motor") if name in sys.modules)
+        from tornado_sessions import create_store
+        create_store("mongodb://127.0.0.1:1/app", timeout=1.0)
+        print(before, "pymongo" in sys.modules)
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["[]", "True"]
 
 
 @pytest.mark.gen_test
@@ -32,7 +58,12 @@ async def test_mongo_create_store_reads_database_collection_and_timeout() -> Non
         assert store.collection.full_name == "app.web_sessions"
         assert store.enforces_timeout and store.timeout == 1.5
         options = store.collection.database.client.options
-        assert options.timeout == 1.5 and options.server_selection_timeout == 1.5
+        # Half the store timeout to find a server: an unreachable one fails with its
+        # cause before the store's deadline.  No timeoutMS: PyMongo's operation timeout
+        # would replace the server selection timeout by the time left.
+        assert options.server_selection_timeout == 0.75
+        assert options.pool_options.connect_timeout == 0.75
+        assert options.timeout is None
     finally:
         await store.close()
 
@@ -61,6 +92,7 @@ def test_mongo_url_parsing_keeps_driver_options_verbatim() -> None:
     assert parsed.collection == "s"
     assert parsed.cleanup_interval == 30.0
     assert parsed.driver_options == {"replicaset", "authmechanismproperties"}
+    assert parsed.hosts == "h1:1,h2:2"
 
 
 @pytest.mark.parametrize(
@@ -73,6 +105,12 @@ def test_mongo_url_parsing_keeps_driver_options_verbatim() -> None:
         ("mongodb://h/app?cleanup_interval=0", "cleanup_interval"),
         ("mongodb://h/a.b", "database"),
         ("mongodb://h/app?collection=$bad", "collection"),
+        ("mongodb://h/app?collection=system.sessions", "system"),
+        ("mongodb://h/app?collection=a&collection=b", "twice"),
+        ("mongodb://h/app?cleanup_interval=inf", "cleanup_interval"),
+        ("mongodb://h/app?maxPoolSize=many", "maxpoolsize must be an integer"),
+        ("mongodb://h/app?readPreference=fastest", "read preference"),
+        ("mongodb://h/app?tls=maybe", "tls"),
     ],
 )
 def test_mongo_bad_urls_are_configuration_errors(url: str, message: str) -> None:
@@ -80,9 +118,36 @@ def test_mongo_bad_urls_are_configuration_errors(url: str, message: str) -> None
         MongoStore.from_url(url, timeout=2)
 
 
+@pytest.mark.parametrize(
+    ("option", "suggestion"),
+    [("colection", "collection"), ("cleanup_intervall", "cleanup_interval"),
+     ("maxPoolSise", "maxpoolsize"), ("prefix", None)],
+)
+def test_mongo_unknown_url_options_are_refused_listing_the_valid_ones(
+    option: str, suggestion: str | None
+) -> None:
+    """PyMongo only warns about an unknown option and ignores it; the store refuses it."""
+    with pytest.raises(ConfigurationError) as raised:
+        create_store(f"mongodb://h/app?{option}=x", timeout=2)
+    message = str(raised.value)
+    assert f"unknown MongoDB store URL option {option!r}" in message
+    if suggestion is not None:
+        assert f"did you mean {suggestion!r}" in message
+    for valid in [*STORE_OPTIONS, "maxpoolsize", "replicaset", "appname", "authsource"]:
+        assert valid in message
+
+
+def test_mongo_driver_options_are_case_insensitive_and_kept() -> None:
+    parsed = parse_store_url("mongodb://h/app?MAXPOOLSIZE=3&appName=x&collection=c")
+    assert parsed.client_url == "mongodb://h/app?MAXPOOLSIZE=3&appName=x"
+    assert parsed.collection == "c"
+
+
 def test_mongo_bad_arguments_are_configuration_errors() -> None:
     with pytest.raises(ConfigurationError, match="timeout"):
         MongoStore("mongodb://h/app", timeout=0)
+    with pytest.raises(ConfigurationError, match="timeout"):
+        MongoStore("mongodb://h/app", timeout=float("inf"))
     with pytest.raises(ConfigurationError, match="asyncio client"):
         MongoStore(pymongo.MongoClient("mongodb://h/", connect=False))
     with pytest.raises(ConfigurationError, match="not dict"):

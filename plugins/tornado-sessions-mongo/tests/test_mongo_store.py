@@ -170,7 +170,7 @@ async def test_mongo_server_capabilities_are_detected(
     open_store: Any, mongo_server: Any
 ) -> None:
     async with open_store() as store:
-        await store.prepare()
+        await store.open()
         with pymongo.MongoClient(mongo_server.url) as client:
             ferretdb_version = str(client.admin.command("buildInfo").get("ferretdbVersion", ""))
         if ferretdb_version.startswith("v1."):
@@ -186,7 +186,7 @@ async def test_mongo_concurrent_deltas_from_two_clients_keep_every_key(
 ) -> None:
     """Two stores with their own clients (as two processes would) write one session at once."""
     async with open_store("pymongo") as first, open_store("motor") as second:
-        await first.prepare()
+        await first.open()
         if not first.atomic_updates:
             pytest.skip(
                 "the server does not apply single-document updates atomically (FerretDB 1.x); "
@@ -248,13 +248,13 @@ async def test_mongo_delta_with_a_past_expiry_deletes_the_document(
 
 
 @pytest.mark.gen_test
-async def test_mongo_delete_expired_removes_only_expired_documents(
+async def test_mongo_purge_expired_removes_only_expired_documents(
     open_store: Any, raw: Any
 ) -> None:
     raw.insert_one({"_id": "old", "expires": past(), "meta": b"m", "data": {}})
     async with open_store() as store:
         await store.save("live", record({"a": b"1"}))
-        assert await store.delete_expired() == 1
+        assert await store.purge_expired() == 1
     assert sorted(doc["_id"] for doc in raw.find()) == ["live"]
 
 
@@ -319,13 +319,13 @@ async def test_mongo_indexes_are_created_once_per_store_and_idempotently(
     listener = IndexCommands()
     async with open_store(client_options={"event_listeners": [listener]}) as store:
         await asyncio.gather(*(store.save(f"k{i}", record({})) for i in range(10)))
-        await store.prepare()
+        await store.open()
         await store.load("k1")
         assert listener.ttl == 1
         ttl_index = store.ttl_index
     indexes = raw.index_information()
     async with open_store() as again:  # a second store on the same collection
-        await again.prepare()
+        await again.open()
         assert again.ttl_index is ttl_index
     assert raw.index_information() == indexes
 
@@ -395,8 +395,8 @@ async def test_mongo_url_store_configures_the_driver_timeouts(dead_url: str) -> 
     store = MongoStore.from_url(dead_url + "app?serverSelectionTimeoutMS=900", timeout=1.5)
     try:
         options = store.collection.database.client.options
-        assert options.timeout == 1.5
-        assert options.pool_options.connect_timeout == 1.5
+        assert options.timeout is None
+        assert options.pool_options.connect_timeout == 0.75
         assert options.server_selection_timeout == 0.9  # the URL's own value wins
         assert store.enforces_timeout and store.timeout == 1.5
     finally:

@@ -18,26 +18,41 @@ destroyed meanwhile is not brought back.  A server whose updates are not atomic
 the first call; the store then serializes its own writes to each session, which
 keeps the guarantee among the requests of one process.
 
-Expiry: every read filters on ``expires > now``, so an expired document is never
-returned, whether or not it has been reclaimed yet.  Reclaiming is the server's
-job through a TTL index on ``expires`` (created once, on first use, idempotently).
-A server that refuses TTL indexes (FerretDB 1.x, some managed offerings) gets a
-logged warning and a background task that deletes expired documents every
+Reading: ``load`` fetches the document by ``_id`` and checks it before handing
+anything over: ``meta`` and every ``data`` value must be binary data (BSON binary
+subtype 0, which PyMongo decodes as :class:`bytes`), ``expires`` a date the store
+could have written.  Anything else (a field of another BSON type, a missing
+field, a document the driver cannot decode) raises
+:class:`~tornado_sessions.errors.CorruptRecordError`, so the core deletes it and
+starts a fresh session.  Nothing is converted or allocated from a stored value
+(``bytes(800_000_000)`` would be 800 MB of zeros): the values are handed over as
+the driver decoded them, within MongoDB's 16 MB document limit, and the core
+checks their total size before decoding any of it.
+
+Expiry: ``load`` returns no document whose ``expires`` has passed, and the
+conditional writes (``touch``, ``save_changes``) filter on ``expires > now``, so an
+expired document is never returned nor brought back, whether or not it has been
+reclaimed yet.  Reclaiming is the server's job through a TTL index on ``expires``
+(created by :meth:`MongoStore.open`, idempotently); MongoDB's TTL monitor runs
+every 60 s, and :meth:`MongoStore.purge_expired` deletes expired documents at
+once.  A server that refuses TTL indexes (FerretDB 1.x, some managed offerings)
+gets a logged warning and a background task that calls ``purge_expired`` every
 ``cleanup_interval`` seconds; :meth:`MongoStore.close` stops it.
 
 The driver is PyMongo's asyncio API (:class:`pymongo.AsyncMongoClient`).  A Motor
 client, database or collection is accepted as well: Motor is optional and never
 imported here; its objects are recognised once Motor has been loaded by the caller.
+This module imports PyMongo; the package imports it only when a store is built.
 
-Timeouts: with ``timeout`` set (the core passes ``SessionOptions.store_timeout``),
-every call runs under :func:`pymongo.timeout` (client-side operation timeout:
-server selection, connection, I/O and the server's ``maxTimeMS``) and is also
-bounded by :func:`asyncio.timeout`, because PyMongo's server selection may wait up
-to half a second past its deadline.  A client the store creates from a URL gets
-``timeoutMS``, ``serverSelectionTimeoutMS`` and ``connectTimeoutMS`` too.  So the
-store sets ``enforces_timeout``, and with the server down a call fails within
-``timeout``; the driver keeps monitoring the server, so calls succeed again as
-soon as it is back.
+Timeouts and unreachable servers: with ``timeout`` set (the core passes
+``SessionOptions.store_timeout``), every call is bounded by :func:`asyncio.timeout`.
+A client the store creates from a URL gets ``serverSelectionTimeoutMS`` and
+``connectTimeoutMS`` of half that, so a server that cannot be reached fails in
+half the store timeout with an error that names the host and the cause
+("127.0.0.1:27017: Connection refused"), the driver's own error chained.  A call
+that hits the store's deadline raises :class:`TimeoutError` naming the hosts and
+the last error the driver saw.  So the store sets ``enforces_timeout``; the
+driver keeps monitoring the server, and calls succeed again as soon as it is back.
 """
 
 from __future__ import annotations
@@ -47,25 +62,27 @@ import contextlib
 import contextvars
 import logging
 import math
+import os
 import re
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import AbstractContextManager
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar, cast
 
 import pymongo
 from bson.datetime_ms import DatetimeMS
+from bson.errors import InvalidBSON
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import ConfigurationError as DriverConfigurationError
-from pymongo.errors import InvalidName, OperationFailure
+from pymongo.errors import InvalidName, OperationFailure, ServerSelectionTimeoutError
 from pymongo.results import DeleteResult, UpdateResult
 
-from tornado_sessions.errors import ConfigurationError
+from tornado_sessions.errors import ConfigurationError, CorruptRecordError
 from tornado_sessions.record import Changes, Record
 from tornado_sessions.stores.base import Store
 
@@ -83,6 +100,8 @@ TTL_INDEX_NAME = "expires_ttl"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 #: The latest instant a Python datetime (and so the store) can hold: 9999-12-31T23:59:59.999Z.
 _MAX_MILLIS = 253_402_300_799_999
+#: ``[Errno 111] ...`` in a driver message: the operating system's error number.
+_ERRNO = re.compile(r"\[Errno (\d+)\]")
 
 
 class _Cursor(Protocol):
@@ -155,16 +174,67 @@ def _to_date(timestamp: float) -> datetime:
     return _EPOCH + timedelta(milliseconds=millis)
 
 
-def _from_date(value: Any) -> float:
-    """The Unix time of a stored ``expires`` value, however the client decodes dates."""
-    if isinstance(value, DatetimeMS):
-        return int(value) / 1000
+def _from_date(value: object) -> float:
+    """The Unix time of a stored ``expires`` value, however the client decodes dates.
+
+    :raises CorruptRecordError: not a date the store could have written.
+    """
+    if type(value) is datetime:
+        if value.tzinfo is None:  # PyMongo's default: naive datetimes in UTC
+            value = value.replace(tzinfo=UTC)
+        return value.timestamp()
+    if isinstance(value, DatetimeMS):  # a client with datetime_conversion=DATETIME_AUTO...
+        millis = int(value)
+        if 0 <= millis <= _MAX_MILLIS:
+            return millis / 1000
+        raise CorruptRecordError("the session document's expires is outside the years 1970-9999")
     if isinstance(value, datetime):
-        date: datetime = value
-        if date.tzinfo is None:  # PyMongo's default: naive datetimes in UTC
-            date = date.replace(tzinfo=UTC)
-        return date.timestamp()
-    raise TypeError(f"the session document's expires field is not a date: {value!r}")
+        return _from_date(datetime.fromtimestamp(value.timestamp(), UTC))
+    raise CorruptRecordError(
+        f"the session document's expires is {_bson_type(value)}, not a date"
+    )
+
+
+def _bson_type(value: object) -> str:
+    """How a decoded value reads in a message: ``an int``, ``a str``, ``missing``."""
+    if value is None:
+        return "missing (or null)"
+    name = type(value).__name__
+    return f"{'an' if name[:1] in 'aeiou' else 'a'} {name}"
+
+
+def _record_of(doc: Mapping[str, Any], now: float) -> Record | None:
+    """The record in a fetched document, ``None`` if it has expired.
+
+    Types are checked before anything is built; nothing is converted, so no
+    allocation depends on a value read from the server.
+
+    :raises CorruptRecordError: not a document the store wrote.
+    """
+    expires_at = _from_date(doc.get("expires"))
+    meta = doc.get("meta")
+    if type(meta) is not bytes:
+        raise CorruptRecordError(
+            f"the session document's meta is {_bson_type(meta)}, not binary data"
+        )
+    data = doc.get("data")
+    if type(data) is not dict:
+        raise CorruptRecordError(
+            f"the session document's data is {_bson_type(data)}, not a sub-document"
+        )
+    for name, value in data.items():
+        if type(value) is not bytes:
+            raise CorruptRecordError(
+                f"the session document's data field {name[:64]!r} is {_bson_type(value)}, "
+                "not binary data"
+            )
+    if expires_at <= now:
+        return None
+    return Record(
+        fields={unescape_field(name): value for name, value in data.items()},
+        meta=meta,
+        expires_at=expires_at,
+    )
 
 
 def _now() -> datetime:
@@ -173,6 +243,26 @@ def _now() -> datetime:
 
 def _live(key: str, now: datetime) -> dict[str, Any]:
     return {"_id": key, "expires": {"$gt": now}}
+
+
+def _address(address: object) -> str:
+    if isinstance(address, tuple) and len(address) == 2:
+        host, port = address
+        host = f"[{host}]" if ":" in str(host) else str(host)
+        return host if port is None else f"{host}:{port}"
+    return str(address)
+
+
+def _cause(error: object, address: str) -> str:
+    """What a driver error says went wrong, without the address and timeouts it repeats."""
+    text = str(error)
+    if text.startswith(f"{address}: "):
+        text = text[len(address) + 2 :]
+    text = text.split(" (configured timeouts:", 1)[0]
+    match = _ERRNO.search(text)
+    if match:
+        return os.strerror(int(match.group(1)))
+    return text
 
 
 class _KeyLocks:
@@ -216,9 +306,11 @@ class MongoStore(Store):
     :param serialize_writes: run this store's writes to one session one at a time.
         Needed only on servers whose updates are not atomic (FerretDB 1.x applies
         an update as a read and a separate write), and it helps there only within
-        one process.  ``None`` (default): decided on the first call by asking the
+        one process.  ``None`` (default): decided by :meth:`open` by asking the
         server (``buildInfo``).
 
+    A URL is checked here (an unknown option is a ``ConfigurationError``); nothing
+    connects before :meth:`open` (or the first call, if ``open`` was never awaited).
     An ``AsyncMongoClient`` (and so the store, if it made one) is bound to the
     event loop it is first used on.
     """
@@ -234,19 +326,20 @@ class MongoStore(Store):
         client_options: Mapping[str, Any] | None = None,
         serialize_writes: bool | None = None,
     ) -> None:
-        if timeout is not None and not timeout > 0:
-            raise ConfigurationError(f"the store timeout must be positive, not {timeout!r}")
+        if timeout is not None and not (timeout > 0 and math.isfinite(timeout)):
+            raise ConfigurationError(
+                f"the store timeout must be a positive number of seconds, not {timeout!r}"
+            )
         #: Seconds every store call may take; ``None`` if unbounded by the store.
         self.timeout = timeout
         self.enforces_timeout = timeout is not None
-        #: The ``pymongo.timeout`` calls run under: ``timeout``, unless a URL sets ``timeoutMS``.
-        self._driver_timeout = timeout
         self._owned_client: AsyncMongoClient[dict[str, Any]] | None = None
+        #: The URL's hosts (no credentials), for messages; ``None`` for a client.
+        self._seeds: str | None = None
 
         if isinstance(target, str):
             parsed = parse_store_url(target)
-            if "timeoutms" in parsed.driver_options:
-                self._driver_timeout = None
+            self._seeds = parsed.hosts
             options = {**timeout_options(parsed, timeout), **(client_options or {})}
             try:
                 client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
@@ -276,10 +369,10 @@ class MongoStore(Store):
             raise ConfigurationError(f"bad MongoDB database or collection name: {exc}") from exc
         self._coll = cast(_Collection, self.collection)
         #: ``True`` once the TTL index exists, ``False`` if the server refused it
-        #: (the cleanup task runs instead), ``None`` before the first call.
+        #: (the cleanup task runs instead), ``None`` before :meth:`open`.
         self.ttl_index: bool | None = None
         #: Whether the server applies a single-document update atomically (MongoDB
-        #: does, FerretDB 1.x does not); ``None`` before the first call.
+        #: does, FerretDB 1.x does not); ``None`` before :meth:`open`.
         self.atomic_updates: bool | None = None
         #: Whether writes to one session are serialized in this process; see above.
         self.serialize_writes = serialize_writes
@@ -305,30 +398,66 @@ class MongoStore(Store):
                 raise ConfigurationError(
                     "database and collection cannot be given with a collection object"
                 )
-            return target
+            return _with_dict_documents(target)
         collection = collection or DEFAULT_COLLECTION
         if isinstance(target, AsyncDatabase) or _is_motor(target, "AgnosticDatabase"):
             if database is not None:
                 raise ConfigurationError("database cannot be given with a database object")
-            return cast(Any, target)[collection]
+            return _with_dict_documents(cast(Any, target)[collection])
         if isinstance(target, AsyncMongoClient) or _is_motor(target, "AgnosticClient"):
             client = cast(Any, target)
             db = client[database] if database else client.get_default_database(DEFAULT_DATABASE)
-            return db[collection]
+            return _with_dict_documents(db[collection])
         raise ConfigurationError(
             "MongoStore takes a mongodb:// URL, or a pymongo.AsyncMongoClient, AsyncDatabase "
             f"or AsyncCollection (or a Motor one), not {type(target).__name__}"
         )
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self._coll.full_name}>"
+        return f"<{type(self).__name__} {self._coll.full_name} at {self.hosts}>"
+
+    @property
+    def hosts(self) -> str:
+        """The servers the client knows (the URL's hosts before it connects), for messages."""
+        addresses = [_address(address) for address, _ in self._server_errors(all_servers=True)]
+        return ",".join(addresses) or self._seeds or "?"
+
+    def _server_errors(self, *, all_servers: bool = False) -> list[tuple[object, object]]:
+        """``(address, error)`` of the servers the driver last failed to reach."""
+        try:
+            description = self.collection.database.client.topology_description
+            servers: Iterable[tuple[object, Any]] = description.server_descriptions().items()
+        except Exception:  # a client type we do not know: messages only lose detail
+            return []
+        return [
+            (address, server.error)
+            for address, server in servers
+            if all_servers or server.error is not None
+        ]
+
+    def _unreachable(self, error: ServerSelectionTimeoutError) -> ServerSelectionTimeoutError:
+        """The driver's server selection error, restated: the hosts and why each failed."""
+        failures = [
+            f"{_address(address)}: {_cause(cause, _address(address))}"
+            for address, cause in self._server_errors()
+        ]
+        if failures:
+            message = f"MongoDB unreachable: {'; '.join(failures)}"
+        else:
+            message = f"no suitable MongoDB server at {self.hosts}"
+        return ServerSelectionTimeoutError(f"{message} (server selection timed out)")
+
+    def _no_answer(self) -> TimeoutError:
+        failures = [
+            f"{_address(address)}: {_cause(cause, _address(address))}"
+            for address, cause in self._server_errors()
+        ]
+        message = f"MongoDB at {self.hosts} did not answer within {self.timeout}s (store timeout)"
+        if failures:
+            message += f"; the driver's last errors: {'; '.join(failures)}"
+        return TimeoutError(message)
 
     # -- plumbing ---------------------------------------------------------------
-
-    def _driver_deadline(self) -> AbstractContextManager[object]:
-        if self._driver_timeout is None:
-            return contextlib.nullcontext()
-        return pymongo.timeout(self._driver_timeout)
 
     async def _call(
         self, operation: Callable[[], Awaitable[T]], *, write_to: str | None = None
@@ -337,23 +466,24 @@ class MongoStore(Store):
 
         ``write_to``: the key a write goes to, for :attr:`serialize_writes`.
         """
-        if self.timeout is None:
-            return await self._run(operation, write_to)
-        async with asyncio.timeout(self.timeout):
-            with self._driver_deadline():
-                return await self._run(operation, write_to)
-
-    async def _run(self, operation: Callable[[], Awaitable[T]], write_to: str | None) -> T:
-        if not self._prepared:
-            await self._prepare()
-        if write_to is None or not self.serialize_writes:
-            return await operation()
-        async with self._key_locks.hold(write_to):
-            return await operation()
+        try:
+            async with asyncio.timeout(self.timeout):
+                if not self._prepared:
+                    await self._prepare()
+                if write_to is None or not self.serialize_writes:
+                    return await operation()
+                async with self._key_locks.hold(write_to):
+                    return await operation()
+        except ServerSelectionTimeoutError as exc:
+            raise self._unreachable(exc) from exc
+        except TimeoutError as exc:
+            raise self._no_answer() from exc
 
     async def _prepare(self) -> None:
-        """On first use: learn what the server can do, and create the TTL index."""
+        """Learn what the server can do, and create the TTL index (once)."""
         async with self._prepare_lock:
+            if self._prepared:
+                return
             if self.atomic_updates is None:
                 self.atomic_updates = await self._probe_atomic_updates()
             if self.serialize_writes is None:
@@ -362,14 +492,35 @@ class MongoStore(Store):
                 await self._create_indexes()
             self._prepared = True
 
-    async def prepare(self) -> None:
-        """Probe the server and create the TTL index now, rather than on the first call.
+    async def open(self) -> None:
+        """Connect: probe the server and create the TTL index.  Idempotent.
 
-        Idempotent.  If the server refuses TTL indexes, logs a warning and starts
-        the cleanup task.  Driver errors (server unreachable...) propagate, and the
-        next call tries again.
+        The core awaits it once, in ``open_sessions(app)``.  A store used without
+        it does the same on its first call.  If the server refuses TTL indexes,
+        logs a warning and starts the cleanup task.  Driver errors (server
+        unreachable...) propagate, and the next call tries again.
         """
+        self._check_selection_timeout()
         await self._call(_noop)
+
+    def _check_selection_timeout(self) -> None:
+        """Warn when the client waits for a server as long as a whole store call may take."""
+        if self.timeout is None:
+            return
+        try:
+            options = self.collection.database.client.options
+            selection = options.timeout or options.server_selection_timeout
+        except Exception:
+            return
+        if isinstance(selection, int | float) and selection >= self.timeout:
+            logger.warning(
+                "the MongoDB client waits up to %g s for a server, not less than the store "
+                "timeout of %g s: an unreachable server will show as a timeout rather than "
+                "fail at once with its cause; give the client serverSelectionTimeoutMS=%d",
+                selection,
+                self.timeout,
+                max(1, round(self.timeout * 500)),
+            )
 
     async def _probe_atomic_updates(self) -> bool:
         try:
@@ -425,7 +576,7 @@ class MongoStore(Store):
 
     def _start_cleanup(self) -> None:
         if self._cleanup_task is None or self._cleanup_task.done():
-            # A fresh context: the caller's pymongo.timeout deadline must not follow the task.
+            # A fresh context: nothing of the caller's (its deadline, say) follows the task.
             self._cleanup_task = asyncio.get_running_loop().create_task(
                 self._cleanup_loop(),
                 name=f"tornado-sessions-mongo cleanup of {self._coll.full_name}",
@@ -436,7 +587,7 @@ class MongoStore(Store):
         while True:
             await asyncio.sleep(self.cleanup_interval)
             try:
-                await self.delete_expired()
+                await self.purge_expired()
             except Exception:
                 # A background task has no caller to raise to; the next pass retries.
                 logger.warning(
@@ -448,30 +599,16 @@ class MongoStore(Store):
         """Whether the cleanup task (the fallback for a missing TTL index) is running."""
         return self._cleanup_task is not None and not self._cleanup_task.done()
 
-    async def delete_expired(self) -> int:
-        """Delete the documents whose expiry has passed; return how many.
-
-        The cleanup task calls this; with a TTL index the server does it on its own.
-        """
-
-        async def run() -> int:
-            result = await self._coll.delete_many({"expires": {"$lte": _now()}})
-            return result.deleted_count
-
-        return await self._call(run)
-
     # -- the contract -----------------------------------------------------------
 
     async def load(self, key: str) -> Record | None:
-        doc = await self._call(lambda: self._coll.find_one(_live(key, _now())))
+        try:
+            doc = await self._call(lambda: self._coll.find_one({"_id": key}))
+        except InvalidBSON as exc:  # a date past 9999, invalid UTF-8...
+            raise CorruptRecordError(f"the session document cannot be decoded: {exc}") from exc
         if doc is None:
             return None
-        data = doc.get("data") or {}
-        return Record(
-            fields={unescape_field(name): bytes(value) for name, value in data.items()},
-            meta=bytes(doc.get("meta", b"")),
-            expires_at=_from_date(doc["expires"]),
-        )
+        return _record_of(doc, time.time())
 
     async def save(self, key: str, record: Record) -> None:
         expires = _to_date(record.expires_at)
@@ -515,15 +652,30 @@ class MongoStore(Store):
 
         A new expiry (``expires``) in the past deletes the document instead.
         """
-        if expires <= _now():
+        now = _now()
+        if expires <= now:
             deleted = await self._call(
-                lambda: self._coll.delete_one(_live(key, _now())), write_to=key
+                lambda: self._coll.delete_one(_live(key, now)), write_to=key
             )
             return deleted.deleted_count == 1
         result = await self._call(
-            lambda: self._coll.update_one(_live(key, _now()), update), write_to=key
+            lambda: self._coll.update_one(_live(key, now), update), write_to=key
         )
         return result.matched_count == 1
+
+    async def purge_expired(self) -> int:
+        """Delete the documents whose expiry has passed, now; return how many.
+
+        With a TTL index the server does it on its own, but its TTL monitor runs
+        only every 60 s (expired documents are never returned meanwhile); without
+        one, the cleanup task calls this every ``cleanup_interval`` seconds.
+        """
+
+        async def run() -> int:
+            result = await self._coll.delete_many({"expires": {"$lte": _now()}})
+            return result.deleted_count
+
+        return await self._call(run)
 
     async def clear(self) -> None:
         await self._call(lambda: self._coll.delete_many({}))
@@ -533,14 +685,17 @@ class MongoStore(Store):
 
     async def keys(self) -> AsyncIterator[str]:
         # Documents are fetched in batches; each batch is bounded by the client's
-        # own timeouts (set from ``timeout`` for a client made from a URL).
+        # own timeouts.
         await self._call(_noop)
         cursor = self._coll.find({"expires": {"$gt": _now()}}, {"_id": 1})
         async for doc in cursor:
             yield str(doc["_id"])
 
     async def close(self) -> None:
-        """Stop the cleanup task, and close the client if the store made it.  Idempotent."""
+        """Stop the cleanup task, and close the client if the store made it.
+
+        Idempotent, and allowed on a store that was never opened.
+        """
         task, self._cleanup_task = self._cleanup_task, None
         if task is not None:
             task.cancel()
@@ -550,6 +705,13 @@ class MongoStore(Store):
             await client.close()
 
 
+def _with_dict_documents(collection: Any) -> Any:
+    """``collection``, decoding documents as plain dicts whatever the client's document class."""
+    codec_options = collection.codec_options
+    if codec_options.document_class is dict:
+        return collection
+    return collection.with_options(codec_options=codec_options.with_options(document_class=dict))
+
+
 async def _noop() -> None:
     return None
-
