@@ -173,7 +173,7 @@ def redis_cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
         cluster.stop()
 
 
-@pytest.fixture(params=["memory", "redis", "redis-cluster"], autouse=True)
+@pytest.fixture(params=["memory", "redis", "redis-cluster", "mongo", "sqlite"], autouse=True)
 def store_kind(request: pytest.FixtureRequest) -> str:
     """Which store every test runs on (autouse: pytest-tornado asks for ``app`` late)."""
     return str(request.param)
@@ -184,6 +184,26 @@ def store(request: pytest.FixtureRequest, store_kind: str) -> Iterator[Any]:
     """The store under test, counting its calls; Redis ones under a prefix of their own."""
     if store_kind == "memory":
         yield CountingStore()
+        return
+    if store_kind in ("mongo", "sqlite"):
+        if store_kind == "mongo":
+            from tornado_sessions_mongo import MongoStore as Base
+
+            url = request.getfixturevalue("security_mongo_url")
+            target = f"{url}owners?collection=o{uuid.uuid4().hex[:12]}"
+        else:
+            from tornado_sessions_sqlite import SQLiteStore as Base  # type: ignore[assignment]
+
+            target = f"sqlite:///{request.getfixturevalue('tmp_path')}/sessions.db"
+
+        class CountingOtherStore(Counting, Base):  # type: ignore[valid-type,misc]
+            """The store under test, counting calls like :class:`CountingStore`."""
+
+        other = CountingOtherStore(target, timeout=5.0)
+        loop = request.getfixturevalue("io_loop")
+        loop.run_sync(other.open)
+        yield other
+        loop.run_sync(other.close)
         return
     from tornado_sessions_redis import RedisStore
 

@@ -83,7 +83,7 @@ from pymongo.errors import InvalidName, OperationFailure, ServerSelectionTimeout
 from pymongo.results import DeleteResult, UpdateResult
 
 from tornado_sessions.errors import ConfigurationError, CorruptRecordError
-from tornado_sessions.record import Changes, Record
+from tornado_sessions.record import Changes, OwnedSession, Record
 from tornado_sessions.stores.base import Store
 
 from .fields import escape_field, unescape_field
@@ -97,6 +97,8 @@ T = TypeVar("T")
 
 #: Name of the TTL index the store creates on ``expires``.
 TTL_INDEX_NAME = "expires_ttl"
+#: The index ``owner_sessions`` reads.
+OWNER_INDEX_NAME = "owner_1_expires_1"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 #: The latest instant a Python datetime (and so the store) can hold: 9999-12-31T23:59:59.999Z.
 _MAX_MILLIS = 253_402_300_799_999
@@ -228,12 +230,18 @@ def _record_of(doc: Mapping[str, Any], now: float) -> Record | None:
                 f"the session document's data field {name[:64]!r} is {_bson_type(value)}, "
                 "not binary data"
             )
+    owner = doc.get("owner")
+    if owner is not None and (type(owner) is not str or not 0 < len(owner) <= 128):
+        raise CorruptRecordError(
+            f"the session document's owner is {_bson_type(owner)}, not a short string"
+        )
     if expires_at <= now:
         return None
     return Record(
         fields={unescape_field(name): value for name, value in data.items()},
         meta=meta,
         expires_at=expires_at,
+        owner=owner,
     )
 
 
@@ -543,6 +551,8 @@ class MongoStore(Store):
 
     async def _create_indexes(self) -> None:
         coll = self._coll
+        # Listing an owner's sessions reads this index only (never a scan).
+        await coll.create_index([("owner", 1), ("expires", 1)], name=OWNER_INDEX_NAME)
         try:
             await coll.create_index([("expires", 1)], expireAfterSeconds=0, name=TTL_INDEX_NAME)
         except OperationFailure as exc:
@@ -622,6 +632,8 @@ class MongoStore(Store):
             "meta": bytes(record.meta),
             "data": {escape_field(name): bytes(value) for name, value in record.fields.items()},
         }
+        if record.owner is not None:
+            doc["owner"] = record.owner
         await self._call(
             lambda: self._coll.replace_one({"_id": key}, doc, upsert=True), write_to=key
         )
@@ -642,9 +654,12 @@ class MongoStore(Store):
         expires = _to_date(expires_at)
         updates["meta"] = bytes(meta)
         updates["expires"] = expires
-        update: dict[str, Any] = {"$set": updates}
-        if changes.deleted:
-            update["$unset"] = {f"data.{escape_field(name)}": "" for name in changes.deleted}
+        unset = {f"data.{escape_field(name)}": "" for name in changes.deleted}
+        if changes.owner is not None:
+            updates["owner"] = changes.owner
+        else:
+            unset["owner"] = ""
+        update: dict[str, Any] = {"$set": updates, "$unset": unset}
         return await self._update_live(key, expires, update)
 
     async def _update_live(self, key: str, expires: datetime, update: Mapping[str, Any]) -> bool:
@@ -662,6 +677,25 @@ class MongoStore(Store):
             lambda: self._coll.update_one(_live(key, now), update), write_to=key
         )
         return result.matched_count == 1
+
+    async def owner_sessions(self, owner: str) -> list[OwnedSession]:
+        """The live sessions of ``owner``, from the ``owner_1_expires_1`` index: one query."""
+
+        async def run() -> list[OwnedSession]:
+            found = []
+            cursor = self._coll.find(
+                {"owner": owner, "expires": {"$gt": _now()}}, {"meta": 1, "expires": 1}
+            )
+            async for doc in cursor:
+                meta, key = doc.get("meta"), doc.get("_id")
+                if type(meta) is bytes and type(key) is str:
+                    found.append(OwnedSession(key, meta, _from_date(doc.get("expires"))))
+            return found
+
+        try:
+            return await self._call(run)
+        except CorruptRecordError:
+            return []
 
     async def purge_expired(self) -> int:
         """Delete the documents whose expiry has passed, now; return how many.
