@@ -146,8 +146,8 @@ async def _open(settings: Mapping[str, Any], failures: FailureLog, probe: bool) 
             await _close_quietly(store)
         raise ConfigurationError(
             f"max_sessions_per_owner needs a store that indexes sessions by owner, and "
-            f"{type(store).__name__} has no owner_sessions(): use memory, Redis, MongoDB, PostgreSQL "
-            "or SQLite, or leave max_sessions_per_owner unset"
+            f"{type(store).__name__} has no owner_sessions(): use memory, Redis, MongoDB, "
+            "PostgreSQL or SQLite, or leave max_sessions_per_owner unset"
         )
     runtime = SessionRuntime(
         options,
