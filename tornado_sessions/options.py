@@ -59,6 +59,14 @@ MAX_RECORD_LIMIT = 64 << 20
 _SECRET_QUERY_KEYS = frozenset({"password", "pass", "pwd", "secret", "token", "auth"})
 
 
+def _parses(key: object) -> bool:
+    try:
+        parse_encryption_keys([key])
+    except ConfigurationError:
+        return False
+    return True
+
+
 def _seconds(limit: float) -> str:
     """A limit in words: ``315360000 seconds (10 years)``, ``300 seconds``."""
     years = limit / (365 * DAY)
@@ -198,7 +206,16 @@ class SessionOptions:
     def _check_encryption(self) -> None:
         if not self.encryption_keys:
             return
-        self.encryption_key_bytes()
+        keys = self.encryption_key_bytes()
+        secrets = [self.secret] if isinstance(self.secret, str | bytes) else list(self.secret or ())
+        for secret in secrets:
+            raw = secret.encode() if isinstance(secret, str) else secret
+            as_key = parse_encryption_keys([secret])[0] if _parses(secret) else None
+            if raw in keys or as_key in keys:
+                raise ConfigurationError(
+                    "an encryption key is also a signing secret: use separate random keys "
+                    "for encryption_keys and secret"
+                )
         try:
             import cryptography  # noqa: F401
         except ImportError:

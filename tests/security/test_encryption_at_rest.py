@@ -325,6 +325,11 @@ def test_keys_are_checked_at_construction(keys: Any, expected: str) -> None:
     assert expected in str(raised.value)
 
 
+def test_a_signing_secret_is_never_an_encryption_key() -> None:
+    with pytest.raises(ConfigurationError, match="also a signing secret"):
+        SessionOptions(secret=K1, encryption_keys=[K2, K1])
+
+
 def test_keys_never_show_in_repr() -> None:
     options = SessionOptions(secret=SECRET, encryption_keys=[K1])
     assert K1 not in repr(options)
