@@ -247,7 +247,8 @@ def _overhead(document: dict[str, Any]) -> list[str]:
         ]
         for index, (label, bare_us) in enumerate(labels):
             cells = [
-                "" if grid[index][c][0] is None and label.startswith("client floor")
+                ""
+                if grid[index][c][0] is None and label.startswith("client floor")
                 else _cell(*grid[index][c], marks[c][index])
                 for c in range(len(columns))
             ]
@@ -338,7 +339,8 @@ def recommendation(document: dict[str, Any], store: str) -> list[str]:
     safe = [
         key
         for key, result in configs.items()
-        if (race := _lost(result, "own-key")) is not None and race["lost"] == 0
+        if (race := _lost(result, "own-key")) is not None
+        and race["lost"] == 0
         and read(key).get("cpu_ratio_to_bare") is not None
         and key != "encrypted"
     ]
@@ -346,9 +348,12 @@ def recommendation(document: dict[str, Any], store: str) -> list[str]:
     floor_write = floor_figures(document, store, "floor-write")
     if safe:
         best = min(safe, key=lambda k: float(read(k)["cpu_ratio_to_bare"]))
-        choice = TARGET_CONFIG if TARGET_CONFIG in safe and (
-            best == TARGET_CONFIG or _overlap(read(best), read(TARGET_CONFIG))
-        ) else best
+        choice = (
+            TARGET_CONFIG
+            if TARGET_CONFIG in safe
+            and (best == TARGET_CONFIG or _overlap(read(best), read(TARGET_CONFIG)))
+            else best
+        )
         figures = read(choice)
         bare_us = float(_figure(configs[choice], "bare", None).get("server_cpu_us_per_request", 0))
         ratio = float(figures["cpu_ratio_to_bare"])
@@ -370,10 +375,10 @@ def recommendation(document: dict[str, Any], store: str) -> list[str]:
             if floor_write is not None:
                 text += f" (floor {floor_write['ratio']:.2f}x)"
         writes = float(figures.get("store_writes_per_request", 0))
-        text += (
-            ". It wrote "
-            + (f"{writes:.2f} times per unmodified request" if writes else "nothing to the "
-               "store for a request that did not change the session")
+        text += ". It wrote " + (
+            f"{writes:.2f} times per unmodified request"
+            if writes
+            else "nothing to the store for a request that did not change the session"
         )
         if choice != best:
             text += (
