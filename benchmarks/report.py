@@ -321,6 +321,20 @@ def _lost(result: dict[str, Any], variant: str) -> dict[str, Any] | None:
     return None
 
 
+def _price(options: dict[str, Any]) -> str:
+    """What a configuration gives up, from its options (not from a measurement)."""
+    if options.get("resave"):
+        return "Its price: every request rewrites the whole session."
+    touch_after = options.get("touch_after", 60)
+    if touch_after:
+        return (
+            f"Its price: an idle session's expiry (and its cookie) moves at most once "
+            f"every {touch_after:g} s, so a session can end up to {touch_after:g} s earlier "
+            "than max_age after its last request."
+        )
+    return "Its price: one store write per request, even when nothing changed."
+
+
 def recommendation(document: dict[str, Any], store: str) -> list[str]:
     """A few sentences for ``store``, computed from its figures: what to choose, cost, risk."""
     size = document["mode"]["sizes"][0]
@@ -367,7 +381,7 @@ def recommendation(document: dict[str, Any], store: str) -> list[str]:
             layer = ratio - floor_read["ratio"]
             text += (
                 f", against {floor_read['ratio']:.2f}x for the driver calls alone, so the "
-                f"session layer's own share is {layer:+.2f}x bare"
+                f"session layer's own share is {layer:+.2f}x bare ({layer * bare_us:+.0f} µs)"
             )
         wfig = write(choice)
         if wfig.get("cpu_ratio_to_bare") is not None:
@@ -385,7 +399,13 @@ def recommendation(document: dict[str, Any], store: str) -> list[str]:
                 f"; {CONFIG_LABELS.get(best, best)} measured "
                 f"{float(read(best)['cpu_ratio_to_bare']):.2f}x, not different in this run"
             )
-        lines.append(text + ".")
+        own = _lost(configs[choice], "own-key")
+        if own is not None:
+            text += (
+                f". In the race it lost {own['lost']} of {own['expected']} concurrent updates "
+                "to different keys"
+            )
+        lines.append(text + f". {_price(configs[choice]['options'])}")
     for key, result in configs.items():
         if key == (choice if safe else None):
             continue
