@@ -58,11 +58,17 @@ test: lint typecheck pytest
 test-browser: install system-deps
 	$(BIN)/pytest tests/browser
 
+# `make bench STORE=redis://127.0.0.1:6379/15` also measures that store (space-separated
+# URLs for several); BENCH_ARGS passes further options, e.g. BENCH_ARGS=--targets.
+STORE ?=
+BENCH_ARGS ?=
+BENCH_STORES = $(foreach url,$(STORE),--store $(url))
+
 bench: install
-	$(BIN)/python -m benchmarks
+	$(BIN)/python -m benchmarks $(BENCH_STORES) $(BENCH_ARGS)
 
 bench-quick: install
-	$(BIN)/python -m benchmarks --quick
+	$(BIN)/python -m benchmarks --quick $(BENCH_STORES) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info benchmarks/results test-artifacts

@@ -6,6 +6,9 @@ Measured routes (every one answers a short plain-text body):
 - ``/untouched``: a :class:`~tornado_sessions.SessionMixin` handler that never asks;
 - ``/read``: loads the session, reads ``user`` and ``roles``;
 - ``/write``: loads the session, increments ``counter``;
+- ``/floor-read``, ``/floor-write``: the *client floor*, a plain ``RequestHandler``
+  making the raw store calls a session read (or write) needs, through the store's
+  own client and without the session layer (see :class:`Floor`);
 - ``/race?key=K``: loads the session, reads ``K``, waits ``race_io`` seconds (a
   stand-in for the database call a real handler makes between reading and
   writing), then stores ``K + 1``.
@@ -26,7 +29,7 @@ import gc
 import resource
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import tornado.web
 
@@ -35,19 +38,59 @@ from tornado_sessions import SessionMixin, SessionOptions
 from .counting import CountingStore
 from .payloads import make_payload
 
-__all__ = ["BenchState", "make_app"]
+__all__ = ["BenchState", "Floor", "MemoryFloor", "make_app"]
 
 SECRET = "benchmark-secret-not-for-production-0123456789"
 #: Sessions outlive any run but not by much: a store left with them cleans itself.
 MAX_AGE = 3600.0
 
 
+class Floor(Protocol):
+    """The raw store calls a session needs, without the session layer: the *client floor*.
+
+    ``read`` is what loading a session costs the driver (one fetch of the stored
+    record); ``write`` is a read plus the write of one changed field.  Each store
+    kind has its own (see :mod:`benchmarks.server`); ``seed`` stores the record
+    both use, ``close`` removes it.
+    """
+
+    async def seed(self, fields: dict[str, bytes]) -> None: ...
+
+    async def read(self) -> object: ...
+
+    async def write(self, field: str, value: bytes) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class MemoryFloor:
+    """The memory store's floor: a dict get (read), a dict get and set (write)."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, dict[str, bytes]] = {}
+
+    async def seed(self, fields: dict[str, bytes]) -> None:
+        self.records["floor"] = dict(fields)
+
+    async def read(self) -> object:
+        return self.records.get("floor")
+
+    async def write(self, field: str, value: bytes) -> None:
+        record = self.records.get("floor")
+        if record is not None:
+            record[field] = value
+
+    async def close(self) -> None:
+        self.records.clear()
+
+
 @dataclass
 class BenchState:
-    """What the control routes share: the counting store and the sessions seeded."""
+    """What the control routes share: the counting store, the floor and the sessions seeded."""
 
     store: CountingStore
     race_io: float
+    floor: Floor = field(default_factory=MemoryFloor)
     seeded: set[str] = field(default_factory=set)
 
 
@@ -74,6 +117,20 @@ class Write(SessionMixin, tornado.web.RequestHandler):
     async def get(self) -> None:
         session = await self.get_session()
         session["counter"] = session.get("counter", 0) + 1
+        self.write("ok")
+
+
+class FloorRead(tornado.web.RequestHandler):
+    async def get(self) -> None:
+        record = await self.settings["bench"].floor.read()
+        self.write("ok" if record else "no")
+
+
+class FloorWrite(tornado.web.RequestHandler):
+    async def get(self) -> None:
+        floor = self.settings["bench"].floor
+        record = await floor.read()
+        await floor.write("f:counter", b"\x01" if record else b"\x00")
         self.write("ok")
 
 
@@ -126,6 +183,8 @@ def make_app(state: BenchState, config: dict[str, Any]) -> tornado.web.Applicati
             (r"/untouched", Untouched),
             (r"/read", Read),
             (r"/write", Write),
+            (r"/floor-read", FloorRead),
+            (r"/floor-write", FloorWrite),
             (r"/race", Race),
             (r"/_bench/seed", Seed),
             (r"/_bench/state", State),

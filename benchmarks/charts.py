@@ -4,16 +4,20 @@
 - ``writes_per_request.png``: store writes and bytes written per request, by configuration
   and store;
 - ``touch-vs-resave.png``: the one-figure summary the README shows: bytes written per read
-  request as sessions grow, read capacity against bare Tornado (requests per second one
-  server core sustains, from the CPU time per request: steadier than wall-clock throughput
-  on a shared machine), and updates lost in the race.
+  request as sessions grow, server CPU per read request as a multiple of bare Tornado
+  (steadier than wall-clock throughput on a shared machine) beside the store's client
+  floor, and updates lost in the race.
+
+Measured times carry error bars, the lowest and highest round; a bar whose spread
+overlaps its nearest neighbour's (:func:`benchmarks.report.not_different`) is hatched
+and labelled ``≈``: the run cannot tell the two apart.  Store operation counts and
+bytes are exact, so they have no spread.  A race bar at 0% is labelled ``0 lost``.
 
 matplotlib runs with the non-interactive Agg backend; nothing opens a window.
 """
 
 from __future__ import annotations
 
-import statistics
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +29,7 @@ import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 
 from .payloads import size_label
-from .report import CONFIG_LABELS, find_phase
+from .report import CONFIG_LABELS, find_phase, floor_figures, not_different
 
 __all__ = ["write_charts"]
 
@@ -70,13 +74,72 @@ def _top(document: dict[str, Any], store: str, field: str) -> float:
     return max([10.0, *values]) * 4
 
 
-def _grouped(axes: Axes, groups: list[str], series: list[tuple[str, list[float]]]) -> None:
+Range = tuple[float, float] | None
+
+
+def _wrap(label: str) -> str:
+    """A tick label on two lines at its bracket, so neighbouring labels do not collide."""
+    return label.replace(" (", "\n(")
+
+
+def _grouped(
+    axes: Axes,
+    groups: list[str],
+    series: list[tuple[str, list[float]]],
+    spreads: list[list[Range]] | None = None,
+    zero_label: str | None = None,
+) -> None:
+    """Grouped bars; with ``spreads``, min-max error bars and the not-different marks.
+
+    With ``zero_label``, a bar of exactly 0 gets a dark base line and that label,
+    so "nothing" never looks like missing data.
+    """
     width = 0.8 / max(len(series), 1)
     for index, (name, values) in enumerate(series):
         offsets = [g + (index - (len(series) - 1) / 2) * width for g in range(len(groups))]
-        axes.bar(offsets, values, width, label=name, color=COLORS[index % len(COLORS)])
-    axes.set_xticks(range(len(groups)), groups, fontsize=8)
+        color = COLORS[index % len(COLORS)]
+        # A zero-height bar carries the legend entry, so hatching never reaches the legend.
+        axes.bar([offsets[0]], [0.0], width, color=color, label=name)
+        bars = axes.bar(offsets, values, width, color=color)
+        if zero_label is not None:
+            for x, value in zip(offsets, values, strict=True):
+                if value == 0:
+                    axes.plot([x - width / 2, x + width / 2], [0, 0], color="#222222", lw=3)
+                    axes.annotate(
+                        zero_label, (x, 0), xytext=(0, 3), textcoords="offset points",
+                        ha="center", va="bottom", rotation=90, fontsize=7,
+                    )  # fmt: skip
+        if spreads is None:
+            continue
+        ranges = spreads[index]
+        lower = [v - r[0] if r else 0.0 for v, r in zip(values, ranges, strict=True)]
+        upper = [r[1] - v if r else 0.0 for v, r in zip(values, ranges, strict=True)]
+        axes.errorbar(
+            offsets, values, yerr=[lower, upper], fmt="none", ecolor="#222222", capsize=2, lw=0.8
+        )
+        medians: list[float | None] = [
+            v if r else None for v, r in zip(values, ranges, strict=True)
+        ]
+        for bar, mark, top in zip(
+            bars, not_different(medians, ranges), [r[1] if r else 0.0 for r in ranges], strict=True
+        ):
+            if mark:
+                bar.set_hatch("//")
+                bar.set_edgecolor("white")
+                axes.annotate(
+                    "≈", (bar.get_x() + bar.get_width() / 2, top), ha="center", va="bottom",
+                    fontsize=8,
+                )  # fmt: skip
+    axes.set_xticks(
+        range(len(groups)), [_wrap(g) for g in groups], fontsize=8, rotation=20, ha="right"
+    )
     axes.grid(axis="y", alpha=0.3)
+
+
+def _rps_spread(result: dict[str, Any] | None, workload: str, size: int | None) -> Range:
+    phase = None if result is None else find_phase(result, workload, size)
+    rounds = [] if phase is None else phase.get("requests_per_second_per_round", [])
+    return (min(rounds), max(rounds)) if rounds else None
 
 
 def _throughput(document: dict[str, Any], path: Path) -> None:
@@ -87,19 +150,24 @@ def _throughput(document: dict[str, Any], path: Path) -> None:
         + [("read", s) for s in sizes]
         + [("write", s) for s in sizes]
     )
-    figure, axes_list = plt.subplots(len(stores), 1, figsize=(11, 3.6 * len(stores)), squeeze=False)
+    figure, axes_list = plt.subplots(len(stores), 1, figsize=(12, 4.2 * len(stores)), squeeze=False)
     for axes, store in zip(axes_list[:, 0], stores, strict=True):
+        # Groups are workloads and bars configurations: neighbouring bars are the
+        # configurations the not-different marks compare.
+        results = [_result(document, store, c) for c in configs]
         series = [
             (
-                w if s is None else f"{w} {size_label(s)}",
-                [_value(_result(document, store, c), w, s, "requests_per_second") for c in configs],
+                CONFIG_LABELS.get(c, c),
+                [_value(r, w, s, "requests_per_second") for w, s in workloads],
             )
-            for w, s in workloads
+            for c, r in zip(configs, results, strict=True)
         ]
-        _grouped(axes, [CONFIG_LABELS.get(c, c) for c in configs], series)
-        axes.set_ylabel("requests/s")
-        axes.set_title(f"Throughput by configuration: {_short(store)} store")
-        axes.legend(fontsize=7, ncol=4)
+        spreads = [[_rps_spread(r, w, s) for w, s in workloads] for r in results]
+        groups = [w if s is None else f"{w} {size_label(s)}" for w, s in workloads]
+        _grouped(axes, groups, series, spreads)
+        axes.set_ylabel("requests/s (median, min-max over rounds)")
+        axes.set_title(f"Throughput by configuration: {_short(store)} store (≈: not different)")
+        axes.legend(fontsize=7, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.22))
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
@@ -123,6 +191,7 @@ def _writes(document: dict[str, Any], path: Path) -> None:
                 )
                 for w in ("read", "write")
             ],
+            zero_label="0",
         )
         left.set_ylabel("store writes per request")
         left.set_ylim(0, 1.3)
@@ -139,6 +208,7 @@ def _writes(document: dict[str, Any], path: Path) -> None:
                 for w in ("read", "write")
                 for s in sizes
             ],
+            zero_label="0",
         )
         right.set_yscale("symlog", linthresh=1)
         right.set_ylim(0, _top(document, store, "bytes_written_per_request"))
@@ -155,7 +225,7 @@ def _summary(document: dict[str, Any], path: Path) -> None:
     sizes = document["mode"]["sizes"]
     labels = [CONFIG_LABELS.get(c, c) for c in configs]
     first = stores[0]
-    figure, (bytes_axes, rps_axes, race_axes) = plt.subplots(1, 3, figsize=(16, 4.6))
+    figure, (bytes_axes, rps_axes, race_axes) = plt.subplots(1, 3, figsize=(18, 5.2))
 
     for index, config in enumerate(configs):
         result = _result(document, first, config)
@@ -179,22 +249,34 @@ def _summary(document: dict[str, Any], path: Path) -> None:
     bytes_axes.legend(fontsize=8)
     bytes_axes.grid(alpha=0.3)
 
-    middle = sizes[len(sizes) // 2]
-    groups = ["bare Tornado", *labels]
+    small = sizes[0]
+    groups = ["client floor", *labels]
     series = []
+    ranges: list[list[Range]] = []
     for store in stores:
-        results = [_result(document, store, c) for c in configs]
-        bare = [_value(r, "bare", None, "server_cpu_us_per_request") for r in results]
-        reads = [_value(r, "read", middle, "server_cpu_us_per_request") for r in results]
-        cpu = [statistics.median(bare), *reads]
-        series.append((_short(store), [1e6 / value if value else 0.0 for value in cpu]))
-    _grouped(rps_axes, groups, series)
-    rps_axes.set_ylabel("requests/s per server core")
+        floor = floor_figures(document, store, "floor-read")
+        values = [0.0 if floor is None else float(floor["ratio"])]
+        spread: list[Range] = [
+            None if floor is None else (float(floor["spread"][0]), float(floor["spread"][1]))
+        ]
+        for config in configs:
+            phase = None
+            result = _result(document, store, config)
+            if result is not None:
+                phase = find_phase(result, "read", small)
+            values.append(0.0 if phase is None else float(phase["cpu_ratio_to_bare"] or 0.0))
+            low_high = None if phase is None else phase.get("cpu_ratio_spread")
+            spread.append(None if not low_high else (float(low_high[0]), float(low_high[1])))
+        series.append((_short(store), values))
+        ranges.append(spread)
+    _grouped(rps_axes, groups, series, ranges)
+    rps_axes.axhline(1.0, color="#555555", lw=0.8, ls="--", label="bare Tornado = 1")
+    rps_axes.set_ylabel("server CPU per read request, x bare")
     rps_axes.set_title(
-        f"Read capacity, {size_label(middle)} session (1 / server CPU per request)", fontsize=10
+        f"Cost of a read, {size_label(small)} session (min-max over rounds; ≈: not different)",
+        fontsize=9,
     )
-    rps_axes.tick_params(axis="x", labelrotation=15)
-    rps_axes.legend(fontsize=8)
+    rps_axes.legend(fontsize=8, loc="upper left")
 
     race_series = []
     for store in stores:
@@ -207,12 +289,11 @@ def _summary(document: dict[str, Any], path: Path) -> None:
                 )
                 values.append(100 * races[0]["lost_fraction"] if races else 0.0)
             race_series.append((f"{_short(store)} {variant}", values))
-    _grouped(race_axes, labels, race_series)
+    _grouped(race_axes, labels, race_series, zero_label="0 lost")
     race_axes.set_ylim(0, 125)
     race_axes.set_yticks(range(0, 101, 20))
     race_axes.set_ylabel("% of updates lost")
     race_axes.set_title("Race: concurrent requests on one session")
-    race_axes.tick_params(axis="x", labelrotation=15)
     race_axes.legend(fontsize=8, ncol=2, loc="upper right")
 
     figure.suptitle(

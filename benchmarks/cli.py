@@ -6,6 +6,7 @@
     python -m benchmarks --quick          # under a minute on 2 cores
     python -m benchmarks --smoke          # a few seconds: checks the machinery, not the numbers
     python -m benchmarks --store redis://127.0.0.1:6379/15 --store mongodb://127.0.0.1/bench
+    python -m benchmarks --quick --targets   # also the project's internal overhead targets
 
 The memory store is always measured; each ``--store`` adds a row per
 configuration (the URL's plugin must be installed).  One load-generator process
@@ -89,6 +90,11 @@ def _parser() -> argparse.ArgumentParser:
         "results folder); the ratios of such a run are not meaningful",
     )
     parser.add_argument(
+        "--targets",
+        action="store_true",
+        help="also print the project's internal overhead targets (for developers)",
+    )
+    parser.add_argument(
         "--render",
         type=Path,
         metavar="JSON",
@@ -111,8 +117,8 @@ def _check_stores(urls: list[str]) -> list[str]:
     return stores
 
 
-def _emit(document: dict[str, Any], out: Path) -> None:
-    text = markdown(document)
+def _emit(document: dict[str, Any], out: Path, targets: bool) -> None:
+    text = markdown(document, targets=targets)
     (out / "results.md").write_text(text, encoding="utf-8")
     charts = write_charts(document, out)
     sys.stdout.write(text)
@@ -127,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     out: Path = args.out
     if args.render:
         out.mkdir(parents=True, exist_ok=True)
-        _emit(json.loads(args.render.read_text(encoding="utf-8")), out)
+        _emit(json.loads(args.render.read_text(encoding="utf-8")), out, args.targets)
         return 0
     mode = MODES["smoke" if args.smoke else "quick" if args.quick else "full"]
     stores = _check_stores(args.store)
@@ -180,5 +186,5 @@ def main(argv: list[str] | None = None) -> int:
         },
     )
     write_json(document, out / "results.json")
-    _emit(document, out)
+    _emit(document, out, args.targets)
     return 0

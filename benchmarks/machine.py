@@ -26,6 +26,7 @@ PACKAGES = (
     "msgpack",
     "pluggy",
     "redis",
+    "hiredis",
     "pymongo",
     "motor",
     "matplotlib",

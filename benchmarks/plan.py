@@ -9,6 +9,8 @@ suite measures *phases*, each a workload on a route of the same application:
 ``untouched``   a ``SessionMixin`` handler that never asks for its session
 ``read``        loads the session and reads two keys (``user`` and ``roles``)
 ``write``       loads the session and changes one key (``counter``)
+``floor-read``  the client floor: a plain handler making the raw store call a read needs
+``floor-write`` the client floor of a write: the raw read, then the write of one field
 ==============  ==========================================================================
 
 ``read`` and ``write`` run once per session size.  Every request carries a
@@ -23,7 +25,7 @@ from typing import Any
 
 from .payloads import SIZES
 
-__all__ = ["CONFIGS", "MODES", "Config", "Mode", "Phase", "phases"]
+__all__ = ["CONFIGS", "FLOOR_WORKLOADS", "MODES", "Config", "Mode", "Phase", "phases"]
 
 
 @dataclass(frozen=True)
@@ -97,9 +99,16 @@ class Phase:
         return self.workload if self.size is None else f"{self.workload}@{self.size}"
 
 
-def phases(sizes: tuple[int, ...]) -> list[Phase]:
-    """Every phase measured in one server, baseline first."""
-    result = [Phase("bare"), Phase("untouched")]
+#: The client-floor workloads, measured where the server knows its store's driver.
+FLOOR_WORKLOADS: tuple[str, ...] = ("floor-read", "floor-write")
+
+
+def phases(sizes: tuple[int, ...], floor: bool = True) -> list[Phase]:
+    """Every phase measured in one server, baseline first (floors only if ``floor``)."""
+    result = [Phase("bare")]
+    if floor:
+        result += [Phase(workload) for workload in FLOOR_WORKLOADS]
+    result += [Phase("untouched")]
     result += [Phase("read", size) for size in sizes]
     result += [Phase("write", size) for size in sizes]
     return result

@@ -90,6 +90,8 @@ class ServerProcess:
         info = json.loads(line)
         self.port: int = info["port"]
         self.pid: int = info["pid"]
+        #: Whether the server measures the client floor of its store (``/floor-*``).
+        self.floor: bool = bool(info.get("floor"))
         self._http = http.client.HTTPConnection("127.0.0.1", self.port, timeout=START_TIMEOUT)
 
     def stats(self) -> dict[str, Any]:

@@ -134,6 +134,8 @@ def _summarize(entry: PhaseSamples, bare: PhaseSamples) -> dict[str, Any]:
         "server_cpu_us_per_request": 1e6 * cpu / requests,
         "cpu_ratio_to_bare": statistics.median(ratios) if ratios else None,
         "cpu_ratio_per_round": ratios,
+        "cpu_ratio_spread": [min(ratios), max(ratios)] if ratios else None,
+        "requests_per_second_per_round": [s.requests / s.wall for s in samples if s.wall > 0],
         "store_ops_per_request": ops,
         "store_writes_per_request": sum(ops[op] for op in WRITES),
         "bytes_written_per_request": sum(s.bytes_written for s in samples) / requests,
@@ -208,7 +210,7 @@ def measure(
             ]
             for size in mode.sizes
         }
-        plan = phases(mode.sizes)
+        plan = phases(mode.sizes, floor=server.floor)
 
         def run(phase: Phase, requests: int) -> dict[str, Any]:
             return loadgen.call(

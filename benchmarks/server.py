@@ -10,6 +10,13 @@ The process builds the store inside its event loop, wraps it in a
 127.0.0.1 and only then prints one JSON line, ``{"port": ..., "pid": ...}``: the
 parent reads that line, so it never has to wait for readiness by sleeping.
 
+It also builds the *client floor* for the store's kind (:class:`benchmarks.app.Floor`):
+the raw calls a session needs, made through the store's own driver without the
+session layer (memory: a dict; Redis: ``HGETALL`` and ``HSET`` on the store's
+redis-py client; MongoDB: ``find_one`` and ``update_one`` on a sibling collection
+of the store's, through its PyMongo client).  The ready line says whether the
+store has a floor (``"floor": true``); a store of another kind has none.
+
 It runs until its standard input is closed (so it cannot outlive the suite),
 then deletes the sessions it seeded from the store (it never calls ``clear()``:
 the store may be shared) and closes the store.
@@ -21,16 +28,18 @@ import asyncio
 import cProfile
 import json
 import os
+import secrets
 import sys
 from typing import Any
 
 import tornado.httpserver
 import tornado.netutil
 
-from tornado_sessions import create_store
+from tornado_sessions import MsgpackSerializer, Store, create_store
 
-from .app import BenchState, make_app
+from .app import BenchState, Floor, MemoryFloor, make_app
 from .counting import CountingStore
+from .payloads import SIZES, make_payload
 
 __all__ = ["serve"]
 
@@ -49,21 +58,91 @@ def _stdin_closed() -> asyncio.Event:
     return closed
 
 
+class RedisFloor:
+    """Redis: ``HGETALL`` (read) and ``HGETALL`` + ``HSET`` (write) on the store's client."""
+
+    def __init__(self, client: Any, key: bytes) -> None:
+        self.client = client
+        self.key = key
+
+    async def seed(self, fields: dict[str, bytes]) -> None:
+        await self.client.execute_command("DEL", self.key)
+        pairs = [part for item in fields.items() for part in item]
+        await self.client.execute_command("HSET", self.key, *pairs)
+        await self.client.execute_command("PEXPIRE", self.key, 3_600_000)
+
+    async def read(self) -> object:
+        return await self.client.execute_command("HGETALL", self.key)
+
+    async def write(self, field: str, value: bytes) -> None:
+        await self.client.execute_command("HSET", self.key, field, value)
+
+    async def close(self) -> None:
+        await self.client.execute_command("DEL", self.key)
+
+
+class MongoFloor:
+    """MongoDB: ``find_one`` (read) and ``find_one`` + ``update_one`` (write), via PyMongo.
+
+    The document lives in a sibling collection (``<name>_bench_floor``), so the
+    store's own collection and indexes are left alone.
+    """
+
+    def __init__(self, collection: Any, key: str) -> None:
+        self.collection = collection.database[f"{collection.name}_bench_floor"]
+        self.key = key
+
+    async def seed(self, fields: dict[str, bytes]) -> None:
+        await self.collection.replace_one({"_id": self.key}, {"fields": fields}, upsert=True)
+
+    async def read(self) -> object:
+        return await self.collection.find_one({"_id": self.key})
+
+    async def write(self, field: str, value: bytes) -> None:
+        await self.collection.update_one({"_id": self.key}, {"$set": {f"fields.{field}": value}})
+
+    async def close(self) -> None:
+        await self.collection.delete_one({"_id": self.key})
+
+
+def make_floor(store: Store, scheme: str) -> Floor | None:
+    """The client floor for ``store``'s kind, or ``None`` for a kind the suite does not know."""
+    key = f"bench-floor-{secrets.token_hex(8)}"
+    driver: Any = store  # the plugin's own public attributes, not the Store ABC's
+    if scheme == "memory":
+        return MemoryFloor()
+    if scheme.startswith("redis") or scheme.startswith("valkey"):
+        return RedisFloor(driver.client, driver.redis_key(key))
+    if scheme.startswith("mongodb"):
+        return MongoFloor(driver.collection, key)
+    return None
+
+
 async def serve(spec: dict[str, Any]) -> None:
     """Serve the benchmark application as ``spec`` says, until stdin closes."""
     inner = create_store(spec["store"], timeout=2.0)
+    floor = make_floor(inner, spec["store"].split("://", 1)[0].lower())
     state = BenchState(CountingStore(inner), race_io=float(spec.get("race_io", 0.001)))
+    if floor is not None:
+        # The same record as a seeded session of the smallest size, one field per key.
+        dumps = MsgpackSerializer().dumps
+        fields = {f"f:{k}": dumps(v) for k, v in make_payload(SIZES[0]).items()}
+        await floor.seed(fields)
+        state.floor = floor
     app = make_app(state, spec["config"])
     sockets = tornado.netutil.bind_sockets(0, "127.0.0.1")
     server = tornado.httpserver.HTTPServer(app)
     server.add_sockets(sockets)
     closed = _stdin_closed()
     port = sockets[0].getsockname()[1]
-    print(json.dumps({"port": port, "pid": os.getpid()}), flush=True)
+    ready = {"port": port, "pid": os.getpid(), "floor": floor is not None}
+    print(json.dumps(ready), flush=True)
     await closed.wait()
     server.stop()
     for key in state.seeded:
         await inner.destroy(key)
+    if floor is not None:
+        await floor.close()
     await inner.close()
 
 

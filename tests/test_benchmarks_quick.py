@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 
+from benchmarks.report import not_different
+
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = {"resave", "touch-always", "touch-default", "rolling", "encrypted"}
 SIZES = [100, 4096, 65536]
@@ -89,6 +91,7 @@ def test_json_records_machine_versions_and_settings(document: dict[str, Any]) ->
 def test_every_configuration_measures_every_phase(document: dict[str, Any]) -> None:
     assert {r["config"] for r in document["results"]} == CONFIGS
     expected: set[tuple[str, int | None]] = {("bare", None), ("untouched", None)}
+    expected |= {("floor-read", None), ("floor-write", None)}
     expected |= {(w, s) for w in ("read", "write") for s in SIZES}
     for result in document["results"]:
         assert result["store"] == "memory://"
@@ -105,12 +108,16 @@ def test_every_configuration_measures_every_phase(document: dict[str, Any]) -> N
             ]
             assert all(math.isfinite(n) and n > 0 for n in numbers)
             assert phase["cpu_ratio_to_bare"] > 0
+            low, high = phase["cpu_ratio_spread"]
+            assert low <= phase["cpu_ratio_to_bare"] <= high
+            assert len(phase["requests_per_second_per_round"]) == document["mode"]["rounds"]
         assert _phase(result, "bare", None)["cpu_ratio_to_bare"] == 1.0
 
 
 def test_requests_that_never_ask_make_no_store_call(document: dict[str, Any]) -> None:
+    # The client floor calls its driver directly, never the session store.
     for result in document["results"]:
-        for workload in ("bare", "untouched"):
+        for workload in ("bare", "untouched", "floor-read", "floor-write"):
             phase = _phase(result, workload, None)
             assert sum(phase["store_ops_per_request"].values()) == 0
             assert phase["bytes_written_per_request"] == 0
@@ -174,11 +181,77 @@ def test_markdown_has_every_table(smoke: tuple[Path, str]) -> None:
         "## Throughput, latency and store work",
         "## Race: concurrent requests on one session",
         "## Serializers",
+        "## Recommendation",
     ):
         assert heading in stdout
     table_rows = [line for line in stdout.splitlines() if line.startswith("| memory |")]
-    # One overhead row, 8 detail rows and 2 race rows per configuration.
-    assert len(table_rows) == len(CONFIGS) * (1 + 8 + 2)
+    # One overhead row, 10 detail rows and 2 race rows per configuration, and the
+    # client-floor row of the overhead table.
+    assert len(table_rows) == len(CONFIGS) * (1 + 10 + 2) + 1
+    assert "| memory | client floor (driver calls only) |" in stdout
+    # Targets are for developers: only with --targets.
+    assert "Internal targets" not in stdout and "missed" not in stdout
+
+
+def test_every_ratio_is_shown_with_its_spread(smoke: tuple[Path, str]) -> None:
+    overhead = smoke[1].split("## Server CPU per request", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in overhead.splitlines() if line.startswith("| memory | resave")]
+    assert len(rows) == 1
+    cells = rows[0].strip("| ").split(" | ")[3:]
+    assert len(cells) == 7
+    for cell in cells:
+        assert "(" in cell and "-" in cell, cell
+
+
+def test_recommendation_is_computed_from_the_figures(
+    smoke: tuple[Path, str], document: dict[str, Any]
+) -> None:
+    text = smoke[1].split("## Recommendation", 1)[1]
+    assert "**memory store.**" in text
+    assert text.count("\n- ") >= len(CONFIGS) - 1  # every other configuration has a line
+    resave = _result(document, "resave")["race"][0]
+    if resave["lost"]:
+        # The race it measured, in its own numbers.
+        assert f"lost {resave['lost']} of {resave['expected']} concurrent updates" in text
+    read = _phase(_result(document, "resave"), "read", 100)["cpu_ratio_to_bare"]
+    assert f"{read:.2f}x per read" in text
+
+
+def test_targets_are_printed_on_request(smoke: tuple[Path, str], tmp_path: Path) -> None:
+    completed = _run(
+        "--render", str(smoke[0] / "results.json"), "--targets", "--out", str(tmp_path)
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert "## Internal targets (developers)" in completed.stdout
+    assert "read 100 B:" in completed.stdout
+
+
+def test_not_different_marks_overlapping_neighbours() -> None:
+    medians: list[float | None] = [1.0, 1.5, 1.6, 3.0, None]
+    spreads: list[tuple[float, float] | None] = [
+        (0.9, 1.1),
+        (1.4, 1.55),
+        (1.5, 1.7),
+        (2.9, 3.1),
+        None,
+    ]
+    assert not_different(medians, spreads) == [False, True, True, False, False]
+    # Order of the inputs does not matter, only the values' order.
+    assert not_different(medians[::-1], spreads[::-1]) == [False, False, True, True, False]
+
+
+def test_make_passes_store_to_the_benchmark() -> None:
+    for target in ("bench", "bench-quick"):
+        completed = subprocess.run(
+            ["make", "-n", "-o", ".venv/.installed", target, "STORE=redis://127.0.0.1:1/15"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert completed.returncode == 0, completed.stderr
+        assert "-m benchmarks" in completed.stdout
+        assert "--store redis://127.0.0.1:1/15" in completed.stdout
 
 
 def test_render_reprints_a_saved_run(smoke: tuple[Path, str], tmp_path: Path) -> None:

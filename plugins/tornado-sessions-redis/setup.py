@@ -16,8 +16,11 @@ setup(
     package_data={"tornado_sessions_redis": ["py.typed"]},
     # The redis-py releases the test suite (cluster failover included) passed on; widen
     # the range only after running it on another.  5.2.1 did not recover from a failover.
-    install_requires=["tornado-sessions", "redis>=8.1.0,<8.3"],
+    # hiredis is redis-py's C reply parser (redis-py uses it whenever it is installed);
+    # "redis[hiredis]" would ask for the same.  It ships wheels for CPython 3.11+.
+    install_requires=["tornado-sessions", "redis>=8.1.0,<8.3", "hiredis>=3.2.0"],
     extras_require={
+        # Kept so that `pip install tornado-sessions-redis[hiredis]` still works.
         "hiredis": ["redis[hiredis]>=8.1.0,<8.3"],
         "test": ["pytest>=8", "pytest-tornado>=0.8"],
     },
