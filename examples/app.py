@@ -19,6 +19,9 @@ and open http://127.0.0.1:8000/.  Pages are Tornado templates with plain CSS
 - **flash messages**: ``session.flash()`` before a redirect, ``session.flashes()``
   on the page it leads to;
 - **log out**: ``await session.destroy()`` deletes the record and clears the cookie;
+- **your devices** (``/devices``): login sets ``session.owner = user``, so the page
+  lists the user's sessions with ``sessions_of()`` and ends one (``end_session()``,
+  always with ``owner=``) or all the others (``end_sessions(keep=session)``);
 - every page shows what the session holds, when it expires on the server and
   how long the browser keeps its cookie.
 
@@ -32,13 +35,23 @@ import asyncio
 import datetime
 import os
 import ssl
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import tornado.web
 
-from tornado_sessions import Session, SessionMixin, SessionOptions, close_sessions, open_sessions
+from tornado_sessions import (
+    Session,
+    SessionMixin,
+    SessionOptions,
+    close_sessions,
+    end_session,
+    end_sessions,
+    open_sessions,
+    sessions_of,
+)
 
 HERE = Path(__file__).resolve().parent / "demo"
 PASSWORD = "secret"  # the placeholder password, shown on the login form
@@ -120,6 +133,7 @@ class Login(Page):
         await session.regenerate()  # the defence against session fixation; the basket stays
         remember = self.get_argument("remember", None) is not None
         session["user"] = user
+        session.owner = user  # indexes the session under the user: the "your devices" page
         session["remember_me"] = remember
         session["visits"] = 0
         session.set_max_age(REMEMBER_ME if remember else None)  # None: a browser-session cookie
@@ -172,6 +186,59 @@ class Members(Page):
     @tornado.web.authenticated
     def get(self) -> None:
         self.render_page("members.html")
+
+
+class Devices(Page):
+    """ "Your devices": every session of the logged-in user, each other one with an end button."""
+
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        user = self.current_user
+        assert user is not None  # @authenticated
+        listed = await sessions_of(self.application, user, current=self.session)
+        devices = [
+            {
+                "handle": info.handle,
+                "current": info.current,
+                "created": timestamp(info.created_at),
+                "last_active": f"{duration(time.time() - info.last_active)} ago",
+                "expires": timestamp(info.expires_at),
+            }
+            for info in listed
+        ]
+        self.render_page("devices.html", devices=devices)
+
+
+class EndDevice(Page):
+    """Ends one other session of the user, named by the handle the devices page sent."""
+
+    @tornado.web.authenticated
+    async def post(self) -> None:
+        user = self.current_user
+        assert user is not None  # @authenticated
+        handle = self.get_argument("handle")
+        if handle == self.session.handle:
+            self.session.flash("This is the device you are using: log out instead.", "info")
+        # owner=user: a handle comes from the browser, so only this user's sessions can end.
+        elif await end_session(self.application, handle, owner=user):
+            self.session.flash("That device is logged out.", "success")
+        else:
+            self.session.flash("No such device (it may have logged out already).", "info")
+        self.redirect("/devices")
+
+
+class EndOtherDevices(Page):
+    """ "Log out everywhere else": ends every session of the user but this one."""
+
+    @tornado.web.authenticated
+    async def post(self) -> None:
+        user = self.current_user
+        assert user is not None  # @authenticated
+        ended = await end_sessions(self.application, user, keep=self.session)
+        self.session.flash(
+            f"Logged out {ended} other device{'s' if ended != 1 else ''}.", "success"
+        )
+        self.redirect("/devices")
 
 
 class Whoami(SessionMixin, tornado.web.RequestHandler):
@@ -243,9 +310,9 @@ def make_app(options: SessionOptions | None = None, **settings: Any) -> tornado.
             (r"/basket", Basket),
             (r"/basket/empty", EmptyBasket),
             (r"/members", Members),
-            # "Your devices" (each session of the user, with a button to end it) goes
-            # here once per-user sessions exist; its spot in the page is marked in
-            # demo/templates/base.html.
+            (r"/devices", Devices),
+            (r"/devices/end", EndDevice),
+            (r"/devices/end-others", EndOtherDevices),
             (r"/whoami", Whoami),
             (r"/health", Health),
         ],
