@@ -5,7 +5,9 @@ Owns what the demo promises without a browser: anonymous visitors cost no sessio
 store outage nor a flood of anonymous requests hurts); the basket starts one;
 a wrong password is shown in the form; login regenerates the id and keeps the
 data; "remember me" picks the cookie's lifetime; ``@authenticated`` pages send
-visitors to a login form that brings them back; logout ends the session.  The
+visitors to a login form that brings them back; logout ends the session; the
+"your devices" page lists a user's sessions and ends one or all the others, never
+another user's.  The
 Chromium suite (tests/browser) walks the same flows with screenshots.
 """
 
@@ -21,7 +23,7 @@ import tornado.web
 
 from examples.app import PORT, REMEMBER_ME, demo_options, duration, make_app
 from tests.conftest import CountingStore
-from tornado_sessions import MemoryStore, SessionOptions
+from tornado_sessions import MemoryStore, SessionOptions, sessions_of
 from tornado_sessions.testing import SessionClient
 
 SECRET = "e" * 32
@@ -223,6 +225,123 @@ async def test_health_check_never_touches_the_session(
     response = await client.fetch("/health")
     assert response.body == b"ok" and session_cookies(response) == []
     assert store.total() == before
+
+
+async def logged_in(app: tornado.web.Application, base_url: str, user: str) -> SessionClient:
+    """A new client (a device) logged in as ``user`` through the login form."""
+    device = SessionClient(app, base_url)
+    response = await device.fetch("/login", form={"user": user, "password": "secret"})
+    assert response.code == 302
+    return device
+
+
+def handles(page: Any) -> list[str]:
+    """The handles of the devices listed on a devices page, in order."""
+    return re.findall(r'<tr class="device[^"]*" data-handle="([^"]+)"', page.body.decode())
+
+
+async def this_device(device: SessionClient) -> str:
+    """The handle the devices page marks "this device" for ``device``."""
+    page = await device.fetch("/devices")
+    match = re.search(r'<tr class="device current" data-handle="([^"]+)"', page.body.decode())
+    assert match, "no current device on the page"
+    return match.group(1)
+
+
+def flashes(page: Any) -> list[str]:
+    """The flash messages a page shows."""
+    found = re.findall(r'<p class="flash [^"]*" role="status">(.*?)</p>', page.body.decode(), re.S)
+    return [message.strip() for message in found]
+
+
+@pytest.mark.gen_test
+async def test_devices_page_is_for_logged_in_users_only(client: SessionClient) -> None:
+    response = await client.fetch("/devices")
+    assert response.code == 302 and response.headers["Location"] == "/login?next=%2Fdevices"
+    for path in ("/devices/end", "/devices/end-others"):
+        response = await client.fetch(path, form={"handle": "x"})
+        assert response.code == 403, path  # @authenticated refuses a POST outright
+
+
+@pytest.mark.gen_test
+async def test_devices_page_lists_each_session_and_marks_this_device(
+    app: tornado.web.Application, base_url: str, http_server: Any
+) -> None:
+    phone = await logged_in(app, base_url, "alice")
+    laptop = await logged_in(app, base_url, "alice")
+    await logged_in(app, base_url, "bob")  # someone else's: never listed
+    page = await laptop.fetch("/devices")
+    assert page.code == 200
+    listed = await sessions_of(app, "alice")
+    assert len(listed) == 2 and sorted(handles(page)) == sorted(i.handle for i in listed)
+    body = page.body.decode()
+    assert body.count("this device") == 1
+    assert await this_device(laptop) != await this_device(phone)
+    assert {await this_device(laptop), await this_device(phone)} == set(handles(page))
+    assert body.count('action="/devices/end"') == 1  # a form for the other device only
+    assert body.count('name="_xsrf"') >= 3  # logout, end one, end the others
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", body)  # times for people
+    assert "ago</td>" in body
+    assert text(page, "device-count") == "2 devices."
+
+
+@pytest.mark.gen_test
+async def test_ending_one_device_logs_it_out_and_keeps_this_one(
+    app: tornado.web.Application, base_url: str, http_server: Any
+) -> None:
+    phone = await logged_in(app, base_url, "alice")
+    laptop = await logged_in(app, base_url, "alice")
+    tablet = await logged_in(app, base_url, "alice")
+    assert (await phone.session() or {}).get("user") == "alice"
+    phone_handle = await this_device(phone)
+    response = await laptop.fetch("/devices/end", form={"handle": phone_handle})
+    assert response.code == 302 and response.headers["Location"] == "/devices"
+    page = await laptop.fetch("/devices")
+    assert "That device is logged out." in flashes(page)
+    assert phone_handle not in handles(page) and len(handles(page)) == 2
+    assert await phone.session() is None
+    assert (await phone.fetch("/devices")).code == 302  # logged out on its next request
+    assert (await tablet.session() or {}).get("user") == "alice"
+    assert (await laptop.session() or {}).get("user") == "alice"
+
+
+@pytest.mark.gen_test
+async def test_log_out_everywhere_else_keeps_only_this_device(
+    app: tornado.web.Application, base_url: str, http_server: Any
+) -> None:
+    others = [await logged_in(app, base_url, "alice") for _ in range(2)]
+    bob = await logged_in(app, base_url, "bob")
+    laptop = await logged_in(app, base_url, "alice")
+    response = await laptop.fetch("/devices/end-others", form={})
+    assert response.code == 302 and response.headers["Location"] == "/devices"
+    page = await laptop.fetch("/devices")
+    assert "Logged out 2 other devices." in flashes(page)
+    assert len(handles(page)) == 1 and "this device" in page.body.decode()
+    assert b'id="end-others"' not in page.body  # nothing else left to end
+    for device in others:
+        assert await device.session() is None
+    assert (await bob.session() or {}).get("user") == "bob"
+
+
+@pytest.mark.gen_test
+async def test_a_user_cannot_end_another_users_device(
+    app: tornado.web.Application, base_url: str, http_server: Any
+) -> None:
+    bob = await logged_in(app, base_url, "bob")
+    mallory = await logged_in(app, base_url, "mallory")
+    (bobs,) = await sessions_of(app, "bob")  # a handle mallory learned somehow
+    response = await mallory.fetch("/devices/end", form={"handle": bobs.handle})
+    assert response.code == 302
+    page = await mallory.fetch("/devices")
+    assert "No such device (it may have logged out already)." in flashes(page)
+    assert (await bob.session() or {}).get("user") == "bob"
+    assert [i.handle for i in await sessions_of(app, "bob")] == [bobs.handle]
+    # The forms carry the xsrf token: a post without it is refused, and nothing ends.
+    alice = await logged_in(app, base_url, "alice")
+    alice_phone = await logged_in(app, base_url, "alice")
+    forged = await alice.fetch("/devices/end", body=f"handle={await this_device(alice_phone)}")
+    assert forged.code == 403
+    assert len(await sessions_of(app, "alice")) == 2
 
 
 def test_durations_read_as_words() -> None:
