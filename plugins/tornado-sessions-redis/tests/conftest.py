@@ -29,7 +29,9 @@ with the reason, elsewhere.
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
+import warnings
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -51,6 +53,22 @@ from tornado_sessions_redis.testing import (
 
 from tornado_sessions import SessionMixin, SessionOptions, close_sessions
 from tornado_sessions.testing import SessionClient
+
+
+@pytest.fixture(autouse=True)
+def _collect_garbage_in_each_tests_own_teardown() -> Iterator[None]:
+    """Collect each test's garbage in its own teardown, ignoring ResourceWarnings.
+
+    pytest-tornado's ``io_loop`` leaves behind the implicit event loop Tornado makes
+    (and clients bound to it, with their sockets), which is not ours to close; left
+    to a later collection, its ResourceWarnings land in whichever test runs then and
+    fail it under ``-W error``.  A leak of the store's own shows in its own tests,
+    which close every store they open.
+    """
+    yield
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        gc.collect()
 
 
 @pytest.fixture(scope="session")
