@@ -31,8 +31,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import time
-import warnings
 import uuid
+import warnings
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
