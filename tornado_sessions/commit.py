@@ -122,8 +122,8 @@ def plan_commit(
         _check_size(fields, meta, changes, options.max_record_bytes)
         if write is UPDATE_ALL:
             changes = Changes(fields, changes.deleted, session.owner)
-    if changes.owner != session.owner:  # the owner rides with every delta write
-        changes = Changes(changes.updated, changes.deleted, session.owner)
+        elif changes is _NO_CHANGES and session.owner is not None:
+            changes = Changes(owner=session.owner)  # the owner rides with every delta write
     return PendingWrite(session, write, cookie, next_expiry, fields, changes, meta)
 
 

@@ -28,6 +28,8 @@ from typing import NamedTuple
 
 import msgpack
 
+from .ids import OwnerKey
+
 __all__ = ["MAX_LIFETIME", "MAX_META_BYTES", "Meta", "pack_meta", "unpack_meta"]
 
 #: Longest lifetime any duration may have: ten years, in seconds.
@@ -44,7 +46,7 @@ class Meta(NamedTuple):
 
     created_at: float
     max_age: float | bool | None = None
-    owner: str | None = None
+    owner: OwnerKey | None = None
     issued_at: float = 0.0
 
 
@@ -97,7 +99,8 @@ def _unpack(data: bytes, now: float) -> Meta:
         raise ValueError("session meta has an impossible lifetime")
     if owner is not None and (type(owner) is not str or not 0 < len(owner) <= _MAX_OWNER_LENGTH):
         raise ValueError("session meta has an impossible owner")
-    return Meta(float(created_at), max_age, owner, float(issued_at))
+    owner_key = None if owner is None else OwnerKey(owner)  # cached with the verdict
+    return Meta(float(created_at), max_age, owner_key, float(issued_at))
 
 
 def _is_time(value: object, now: float) -> bool:

@@ -59,14 +59,6 @@ MAX_RECORD_LIMIT = 64 << 20
 _SECRET_QUERY_KEYS = frozenset({"password", "pass", "pwd", "secret", "token", "auth"})
 
 
-def _parses(key: object) -> bool:
-    try:
-        parse_encryption_keys([key])
-    except ConfigurationError:
-        return False
-    return True
-
-
 def _seconds(limit: float) -> str:
     """A limit in words: ``315360000 seconds (10 years)``, ``300 seconds``."""
     years = limit / (365 * DAY)
@@ -208,10 +200,9 @@ class SessionOptions:
             return
         keys = self.encryption_key_bytes()
         secrets = [self.secret] if isinstance(self.secret, str | bytes) else list(self.secret or ())
+        given = {*self.encryption_keys, *keys}
         for secret in secrets:
-            raw = secret.encode() if isinstance(secret, str) else secret
-            as_key = parse_encryption_keys([secret])[0] if _parses(secret) else None
-            if raw in keys or as_key in keys:
+            if secret in given or (isinstance(secret, str) and secret.encode() in keys):
                 raise ConfigurationError(
                     "an encryption key is also a signing secret: use separate random keys "
                     "for encryption_keys and secret"

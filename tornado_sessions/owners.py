@@ -69,16 +69,12 @@ async def sessions_of(
     """
     runtime = await _runtime(app)
     handle = _handle_of(runtime, current)
-    return [
-        SessionInfo(
-            _public_handle(runtime, entry.key),
-            created_at,
-            last_active,
-            entry.expires_at,
-            _public_handle(runtime, entry.key) == handle,
-        )
-        for entry, created_at, last_active in await _listed(runtime, owner)
-    ]
+    listed = []
+    for entry, created_at, last_active in await _listed(runtime, owner):
+        public = _public_handle(runtime, entry.key)
+        current = public == handle
+        listed.append(SessionInfo(public, created_at, last_active, entry.expires_at, current))
+    return listed
 
 
 async def end_sessions(

@@ -103,11 +103,12 @@ async def forwarded(
 
 async def end_forwarded(runtime: SessionRuntime, handler: Any, old_id: str, old_key: str) -> None:
     """A logout with an old cookie: end the renewed session its stub leads to, and the stub."""
+    if runtime.options.rotate_after is None:
+        return
     moved = await forwarded(runtime, handler, old_id, old_key, time.time())
     if moved is not None:
         await runtime.call("destroy", runtime.store.destroy(moved[1]), handler)
-    if runtime.options.rotate_after is not None:
-        await runtime.call("destroy", runtime.store.destroy(stub_key(old_key)), handler)
+    await runtime.call("destroy", runtime.store.destroy(stub_key(old_key)), handler)
 
 
 async def rotate(

@@ -179,7 +179,7 @@ class Session(MutableMapping[str, Any]):
         self.created_at = now
         self.expires_at = 0.0
         self._max_age: float | bool | None = None
-        self._owner: str | None = None
+        self._owner: OwnerKey | None = None
         self._issued_at = now
         self._meta_bytes: bytes | None = None
 
@@ -384,7 +384,7 @@ class Session(MutableMapping[str, Any]):
         that hash, not what was assigned.  Use :meth:`owned_by` to compare.  The
         value read can be passed back to ``sessions_of`` or ``end_sessions`` as it is.
         """
-        return None if self._owner is None else OwnerKey(self._owner)
+        return self._owner
 
     @owner.setter
     def owner(self, owner: str | None) -> None:
@@ -396,8 +396,7 @@ class Session(MutableMapping[str, Any]):
                     f"(a user id) or None, not {owner!r:.60}"
                 )
             if not isinstance(owner, OwnerKey):  # a value read from .owner is kept as it is
-                owner = self._io.owner_key(owner)
-            owner = str(owner)
+                owner = OwnerKey(self._io.owner_key(owner))
         if owner != self._owner:
             self._owner = owner
             self._owner_changed = True
@@ -501,6 +500,7 @@ class Session(MutableMapping[str, Any]):
         self._read.clear()
         self._touch_requested = False
         self._meta_changed = False
+        self._owner_changed = False
         self._start_empty(time.time())
         self._cookie = CLEAR
 
