@@ -72,8 +72,8 @@ async def sessions_of(
     listed = []
     for entry, created_at, last_active in await _listed(runtime, owner):
         public = _public_handle(runtime, entry.key)
-        current = public == handle
-        listed.append(SessionInfo(public, created_at, last_active, entry.expires_at, current))
+        mine = public == handle
+        listed.append(SessionInfo(public, created_at, last_active, entry.expires_at, mine))
     return listed
 
 
