@@ -235,20 +235,20 @@ def test_ctrl_c_exits_130(cli_script: Path) -> None:
         listener.listen()
         listener.settimeout(30)
         port = listener.getsockname()[1]
-        process = subprocess.Popen(
+        with subprocess.Popen(
             [str(cli_script), "check", f"redis://127.0.0.1:{port}/0", "--timeout", "60"],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-        )
-        try:
-            connection, _ = listener.accept()  # the command is now waiting for the store
-            with connection:
-                process.send_signal(signal.SIGINT)
-                _, stderr = process.communicate(timeout=30)
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
+        ) as process:
+            try:
+                connection, _ = listener.accept()  # the command is now waiting for the store
+                with connection:
+                    process.send_signal(signal.SIGINT)
+                    _, stderr = process.communicate(timeout=30)
+            finally:
+                if process.poll() is None:
+                    process.kill()
+                    process.wait()
     assert process.returncode == ExitCode.INTERRUPTED, stderr
     assert "interrupted" in stderr

@@ -5,7 +5,8 @@ Commands, one module per group:
 - :mod:`~tornado_sessions.cli.plugins`: ``plugins``;
 - :mod:`~tornado_sessions.cli.health`: ``check URL``;
 - :mod:`~tornado_sessions.cli.admin`: ``count URL``, ``purge URL``, ``clear URL``,
-  ``end-owner URL OWNER``.
+  ``end-owner URL OWNER``;
+- :mod:`~tornado_sessions.cli.rotation`: ``reencrypt URL``.
 
 Shared pieces: :mod:`~tornado_sessions.cli.connect` (the URL, opening and closing
 the store), :mod:`~tornado_sessions.cli.output` (text or ``--json``, progress) and
@@ -19,8 +20,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
+from typing import Any
 
 from .. import __version__
 from . import admin, health, plugins, rotation
@@ -85,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     output = Output(json_mode=args.json)
     try:
         if args.asynchronous:
-            code: ExitCode = asyncio.run(args.run(args, output))
+            code: ExitCode = _run_interruptible(args.run(args, output))
         else:
             code = args.run(args, output)
     except CommandError as exc:
@@ -95,3 +98,44 @@ def main(argv: Sequence[str] | None = None) -> int:
         output.error("interrupted", ExitCode.INTERRUPTED, {"command": args.command})
         return int(ExitCode.INTERRUPTED)
     return int(code)
+
+
+#: Seconds a command has to wind down after Ctrl-C before it is abandoned.
+INTERRUPT_GRACE = 2.0
+
+
+def _run_interruptible(command: Coroutine[Any, Any, ExitCode]) -> ExitCode:
+    """``asyncio.run(command)``, where Ctrl-C ends the command whatever a driver does.
+
+    Ctrl-C cancels the command.  A driver can lose a cancellation that lands while
+    it connects, so a command still running ``INTERRUPT_GRACE`` seconds later is
+    cancelled again, and one still running after that is abandoned with
+    :class:`KeyboardInterrupt`, as a second Ctrl-C would.
+    """
+    loop = asyncio.new_event_loop()
+    task = loop.create_task(command)
+    tries = [0]
+
+    def press_again() -> None:
+        if task.done():
+            return
+        tries[0] += 1
+        if tries[0] > 2:
+            raise KeyboardInterrupt  # escapes the loop: asyncio re-raises it
+        task.cancel()
+        loop.call_later(INTERRUPT_GRACE, press_again)
+
+    def interrupted(signum: int, frame: object) -> None:
+        loop.call_soon_threadsafe(task.cancel)
+        loop.call_soon_threadsafe(loop.call_later, INTERRUPT_GRACE, press_again)
+
+    previous = signal.signal(signal.SIGINT, interrupted)
+    try:
+        return loop.run_until_complete(task)
+    except asyncio.CancelledError:
+        raise KeyboardInterrupt from None
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if task.done():
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()

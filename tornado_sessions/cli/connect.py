@@ -80,6 +80,10 @@ def _describe(error: BaseException) -> str:
     return str(error) or type(error).__name__
 
 
+#: Seconds ``close()`` may take on the way out.
+CLOSE_TIMEOUT = 3.0
+
+
 @contextlib.asynccontextmanager
 async def opened_store(url: str, *, timeout: float) -> AsyncIterator[Connection]:
     """Build, open and probe the store at ``url``; close it on the way out.
@@ -119,8 +123,10 @@ async def opened_store(url: str, *, timeout: float) -> AsyncIterator[Connection]
             ) from None
         yield Connection(store, shown, opened - started, read - opened)
     finally:
+        # Closing gets a few seconds at most: after Ctrl-C, or on a store that never
+        # answered, a close stuck on a half-open connection must not hold the exit.
         with contextlib.suppress(Exception):
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(min(timeout, CLOSE_TIMEOUT)):
                 await store.close()
 
 
