@@ -55,7 +55,7 @@ from .errors import (
 from .loading import load_session
 from .runtime import SessionRuntime
 from .session import Session
-from .startup import already_reported, failure_log, runtime_for_request
+from .startup import already_reported, failure_log, runtime_for_request, session_runtime
 
 if TYPE_CHECKING:
     from tornado.web import RequestHandler as _HandlerBase
@@ -105,7 +105,9 @@ class SessionMixin(_HandlerBase):
                 "get_session() after finish(): the response is finished, so nothing "
                 "done to a session now could reach the store or the cookie"
             )
-        runtime = await runtime_for_request(self.application)
+        runtime = session_runtime(self.application) or await runtime_for_request(
+            self.application
+        )
         session = await load_session(runtime, self, renew=not self._session_flushed)
         if self._session is not None:  # another coroutine of this handler won the race
             return self._session
@@ -253,6 +255,8 @@ class SessionMixin(_HandlerBase):
         assert session is not None
         if self._session_headers_sent:
             self._warn_if_cookie_changed(session)
+        else:
+            self._send_session_headers()
         session.finish()
         return super().finish()
 

@@ -108,6 +108,7 @@ class Session(MutableMapping[str, Any]):
     """
 
     __slots__ = (
+        "_codec",
         "_cookie",
         "_deleted",
         "_destroyed",
@@ -150,6 +151,7 @@ class Session(MutableMapping[str, Any]):
         duplicate_keys: tuple[str, ...] = (),
     ) -> None:
         self._io = io
+        self._codec = io.codec
         self._handler = handler
         self.id = session_id
         self.key = key
@@ -208,6 +210,20 @@ class Session(MutableMapping[str, Any]):
             self._read.add(key)
         return value
 
+    def get(self, key: str, default: Any = None) -> Any:
+        """``session[key]``, or ``default`` when the key is absent (or its value corrupt)."""
+        value = self._values.get(key, _ABSENT)
+        if value is _ABSENT:
+            return default
+        if value is _UNDECODED:
+            try:
+                value = self._decode(key)
+            except KeyError:
+                return default
+        if isinstance(value, _MUTABLE):
+            self._read.add(key)
+        return value
+
     def __setitem__(self, key: str, value: Any) -> None:
         if self._stage is FINISHED:
             self._refuse("set a key of")
@@ -261,7 +277,7 @@ class Session(MutableMapping[str, Any]):
     def _decode(self, key: str) -> Any:
         """Decode one stored value; a corrupt one is dropped (and logged) as if absent."""
         try:
-            value = self._io.codec.decode(self.key, key, self._loaded[key])
+            value = self._codec.decode(self.key, key, self._loaded[key])
         except Exception as exc:
             self._io.corrupt_value(self, key, exc)
             del self._values[key]
@@ -438,7 +454,7 @@ class Session(MutableMapping[str, Any]):
             self._read.clear()
         old_key = self.key
         self.id, self.key = self._io.new_identity()
-        self._loaded = self._io.codec.rebind(old_key, self.key, self._loaded)
+        self._loaded = self._codec.rebind(old_key, self.key, self._loaded)
         self._stage = NEW
         self._issued_at = time.time()
         self._meta_bytes = None
@@ -592,7 +608,7 @@ class Session(MutableMapping[str, Any]):
         """
         if not (self._updated or self._read or self._deleted):
             return _NO_CHANGES
-        encode, store_key = self._io.codec.encode, self.key
+        encode, store_key = self._codec.encode, self.key
         updated: dict[str, bytes] = {}
         values, loaded = self._values, self._loaded
         for key in self._updated:
