@@ -40,7 +40,9 @@ def record_size(fields: Mapping[str, bytes], meta: bytes) -> int:
     """
     size = len(meta)
     for name, value in fields.items():
-        size += len(name.encode("utf-8", "surrogatepass")) + len(value)
+        size += len(value) + (
+            len(name) if name.isascii() else len(name.encode("utf-8", "surrogatepass"))
+        )
     return size
 
 
