@@ -119,6 +119,7 @@ from tornado_sessions.meta import MAX_LIFETIME, MAX_META_BYTES
 from tornado_sessions.record import Changes, OwnedSession, Record
 from tornado_sessions.stores.base import Store
 
+from .multiplexed import ConnectionSettings
 from .scripts import (
     DESTROY,
     INDEX_ADD,
@@ -205,9 +206,10 @@ def describe(exc: BaseException) -> str:
 
 
 class RedisClient(Protocol):
-    """What the store needs of a client: ``redis.asyncio.Redis`` and ``RedisCluster`` both fit."""
+    """What the store needs of a client: ``redis.asyncio.Redis``, ``RedisCluster`` and
+    :class:`~tornado_sessions_redis.multiplexed.MultiplexedClient` all fit."""
 
-    async def execute_command(self, *args: Any, **options: Any) -> Any: ...
+    def execute_command(self, *args: Any, **options: Any) -> Awaitable[Any]: ...
 
 
 def _field(name: str) -> bytes:
@@ -290,7 +292,9 @@ class RedisStore(Store):
 
     @property
     def client(self) -> Any:
-        """The redis-py asyncio client in use (``Redis`` or ``RedisCluster``)."""
+        """The client in use: the one passed in, or the one built from the URL (a
+        :class:`~tornado_sessions_redis.multiplexed.MultiplexedClient` for a single
+        node, unless the URL asks for redis-py; a ``RedisCluster`` for a cluster)."""
         return self._client
 
     def redis_key(self, key: str) -> bytes:
@@ -675,6 +679,9 @@ def _owned(key: str, reply: Any, owner: bytes) -> OwnedSession | None:
 
 def _address(client: Any) -> str:
     """``host:port`` (or the socket path) of a client passed in, without credentials."""
+    settings = getattr(client, "settings", None)
+    if isinstance(settings, ConnectionSettings):
+        return settings.address
     if isinstance(client, RedisCluster):
         nodes = getattr(getattr(client, "nodes_manager", None), "startup_nodes", None) or {}
         names = list(nodes)

@@ -1,0 +1,398 @@
+"""The store's own Redis client for a single node: one connection, every command pipelined.
+
+Why it exists: a session read is one ``EVALSHA`` round trip, and with redis-py the
+client's own Python code (connection pool checkout, response callbacks, the
+``async with`` of each command, its reader task) costs more server CPU than the
+rest of the request.  This client does the least a request needs: encode the
+command, write it, and wake the caller when its reply has been parsed.
+
+How it works:
+
+- **One connection** (TCP, TLS or a Unix socket), opened on the first command (or
+  by :meth:`MultiplexedClient.ping`, which the store's ``open`` sends).  Every
+  concurrent caller writes its command on it at once, without waiting for the
+  replies of the others (pipelining).
+- **Replies are FIFO.**  Redis answers the commands of one connection in the
+  order it received them, so the client keeps a :class:`~collections.deque` of
+  the callers' futures in sending order; :meth:`_Protocol.data_received` feeds
+  the bytes to ``hiredis.Reader`` (the C parser redis-py uses too) and hands
+  each complete reply to the oldest future.
+- **Cancellation never desynchronises.**  A caller that is cancelled (the core's
+  ``store_timeout``, a client that went away) leaves its future in the queue: its
+  reply is still read, and discarded.  The next caller's reply is its own.
+- **Failures.**  When the connection drops, every command in flight fails with
+  :class:`redis.exceptions.ConnectionError` (the store reports it as
+  ``RedisUnavailableError`` naming the node and the cause), and the next command
+  connects again.  Error replies raise the :mod:`redis.exceptions` class redis-py
+  would (``NOSCRIPT`` -> :class:`~redis.exceptions.NoScriptError`, ``NOAUTH`` ->
+  :class:`~redis.exceptions.AuthenticationError`, anything else
+  :class:`~redis.exceptions.ResponseError`), so the store's error handling is one
+  path for both clients.  A connection that has commands in flight and receives
+  nothing for ``socket_timeout`` seconds is dropped (those commands fail with
+  :class:`redis.exceptions.TimeoutError`), so a half-open connection is not kept
+  for ever; the store's own ``timeout`` bounds each call independently.
+- **Connecting** (``socket_connect_timeout``) sends ``AUTH``, ``SELECT`` and
+  ``CLIENT SETNAME`` as needed and waits for their replies before any command
+  goes out, so a wrong password is reported as such.  Concurrent first callers
+  share one attempt; a caller cancelled while it waits does not abort it.
+
+Replies are RESP2, as redis-py gives them with ``decode_responses=False``:
+``bytes`` for strings and status replies (``b"OK"``), ``int``, ``None`` for nil,
+``list``.  No response callbacks run: ``execute_command("PING")`` gives
+``b"PONG"`` (:meth:`MultiplexedClient.ping` gives ``True``).
+
+What it offers is exactly what :class:`~tornado_sessions_redis.store.RedisStore`
+uses: :meth:`~MultiplexedClient.execute_command` (scripts go through it as
+``EVALSHA``/``EVAL``), :meth:`~MultiplexedClient.scan_iter`,
+:meth:`~MultiplexedClient.unlink`, :meth:`~MultiplexedClient.ping` and
+:meth:`~MultiplexedClient.aclose`.  It is not a general Redis client: no
+``MULTI``/``WATCH`` (which would need the connection to oneself), no
+``SUBSCRIBE``, no blocking commands (one would stall every other caller), no
+RESP3.  Redis Cluster, or a client passed to the store, stay with redis-py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import ssl
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import hiredis
+import redis.exceptions
+
+__all__ = ["ConnectionSettings", "MultiplexedClient"]
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionSettings:
+    """Where and how to connect; built from the store URL by :mod:`.urls`."""
+
+    host: str = "localhost"
+    port: int = 6379
+    #: A Unix socket path: when set, ``host`` and ``port`` are not used.
+    path: str | None = None
+    db: int = 0
+    username: str | None = None
+    password: str | None = None
+    #: Seconds a connection with commands in flight may receive nothing before it is dropped.
+    socket_timeout: float | None = None
+    #: Seconds to connect (TCP, TLS and the AUTH/SELECT handshake).
+    socket_connect_timeout: float | None = None
+    socket_keepalive: bool = False
+    client_name: str | None = None
+    #: Makes the TLS context (``rediss://``) when connecting; ``None``: plain TCP.
+    #: Called at each connection, so a certificate file is read when it is needed.
+    tls: Callable[[], ssl.SSLContext] | None = None
+
+    @property
+    def address(self) -> str:
+        """``host:port`` or ``unix:path``, for messages (no credentials)."""
+        return f"unix:{self.path}" if self.path is not None else f"{self.host}:{self.port}"
+
+    def __repr__(self) -> str:  # never show the password
+        return f"<ConnectionSettings {self.address} db={self.db}>"
+
+
+class _ErrorReply(Exception):
+    """What ``hiredis.Reader`` makes of an error reply (``-ERR ...``); mapped before raising."""
+
+
+#: The first word of an error reply -> the redis-py exception it becomes.
+_ERRORS: dict[str, type[redis.exceptions.RedisError]] = {
+    "NOSCRIPT": redis.exceptions.NoScriptError,
+    "LOADING": redis.exceptions.BusyLoadingError,
+    "READONLY": redis.exceptions.ReadOnlyError,
+    "NOAUTH": redis.exceptions.AuthenticationError,
+    "WRONGPASS": redis.exceptions.AuthenticationError,
+    "NOPERM": redis.exceptions.NoPermissionError,
+    "EXECABORT": redis.exceptions.ExecAbortError,
+}
+
+
+def _error(reply: _ErrorReply) -> redis.exceptions.RedisError:
+    text = str(reply)
+    code = text.split(" ", 1)[0]
+    kind = _ERRORS.get(code, redis.exceptions.ResponseError)
+    return kind(text, status_code=code if code.isupper() else None)
+
+
+class _Protocol(asyncio.Protocol):
+    """One connection: writes commands, matches each parsed reply to the oldest waiter."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, address: str) -> None:
+        self.loop = loop
+        self.address = address
+        self.transport: asyncio.Transport | None = None
+        self.waiters: deque[asyncio.Future[Any]] = deque()
+        self.reader = hiredis.Reader(replyError=_ErrorReply)
+        #: Set once the connection is gone: nothing may be written any more.
+        self.lost = False
+        #: Done when the connection is gone (for a clean close).
+        self.closed: asyncio.Future[None] = loop.create_future()
+        #: Replies parsed so far (the stall watchdog compares it between ticks).
+        self.replies = 0
+        self._failure: BaseException | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def send(self, command: bytes) -> asyncio.Future[Any]:
+        """Write one encoded command; the future gets its reply (or its error)."""
+        waiter = self.loop.create_future()
+        self.waiters.append(waiter)
+        self.transport.write(command)  # type: ignore[union-attr]
+        return waiter
+
+    def data_received(self, data: bytes) -> None:
+        reader = self.reader
+        reader.feed(data)
+        waiters = self.waiters
+        while True:
+            try:
+                reply = reader.gets()
+            except hiredis.ProtocolError as exc:
+                self.abort(redis.exceptions.ConnectionError(f"protocol error: {exc}"))
+                return
+            if reply is False:
+                return
+            self.replies += 1
+            if not waiters:  # a reply nobody asked for: the stream cannot be trusted
+                self.abort(redis.exceptions.ConnectionError("unexpected reply from the server"))
+                return
+            waiter = waiters.popleft()
+            if waiter.done():  # its caller was cancelled: the reply is read and dropped
+                continue
+            if type(reply) is _ErrorReply:
+                waiter.set_exception(_error(reply))
+            else:
+                waiter.set_result(reply)
+
+    def abort(self, failure: BaseException) -> None:
+        """Drop the connection; every command in flight fails with ``failure``."""
+        if self._failure is None:
+            self._failure = failure
+        self.lost = True
+        if self.transport is not None:
+            self.transport.abort()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+        failure = self._failure
+        if failure is None:
+            reason = f": {exc}" if exc is not None else ""
+            failure = redis.exceptions.ConnectionError(
+                f"connection to {self.address} lost{reason}"
+            )
+            if exc is not None:
+                failure.__cause__ = exc
+        waiters = self.waiters
+        while waiters:
+            waiter = waiters.popleft()
+            if not waiter.done():
+                waiter.set_exception(failure)
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+
+class MultiplexedClient:
+    """A single-node Redis client multiplexing every command on one connection.
+
+    See the module docstring.  ``settings`` says where to connect; nothing is
+    connected until the first command.  Safe for any number of concurrent callers
+    on one event loop.
+    """
+
+    def __init__(self, settings: ConnectionSettings) -> None:
+        self.settings = settings
+        self._protocol: _Protocol | None = None
+        self._connecting: asyncio.Task[_Protocol] | None = None
+        self._watchdog: asyncio.TimerHandle | None = None
+
+    def __repr__(self) -> str:
+        return f"<MultiplexedClient {self.settings.address} db={self.settings.db}>"
+
+    # -- commands -----------------------------------------------------------------
+
+    def execute_command(self, *args: Any, **options: Any) -> Awaitable[Any]:
+        """Send one command; await the result for its reply.
+
+        ``args`` are the command and its arguments (``bytes``, ``str``, ``int`` or
+        ``float``).  ``options`` are accepted for compatibility with redis-py's
+        signature and must be empty.
+        """
+        if options:
+            raise TypeError(f"MultiplexedClient takes no command options: {sorted(options)}")
+        command = hiredis.pack_command(args)
+        protocol = self._protocol
+        if protocol is not None and not protocol.lost:
+            return protocol.send(command)
+        return self._connect_and_send(command)
+
+    async def _connect_and_send(self, command: bytes) -> Any:
+        protocol = await self._connected()
+        return await protocol.send(command)
+
+    async def ping(self) -> bool:
+        """``PING``: connects if needed; ``True`` when the server answers."""
+        return bool(await self.execute_command("PING") == b"PONG")
+
+    async def unlink(self, *keys: bytes | str) -> int:
+        """``UNLINK`` the keys; how many existed."""
+        return int(await self.execute_command("UNLINK", *keys))
+
+    async def scan_iter(
+        self,
+        match: bytes | str | None = None,
+        count: int | None = None,
+        _type: str | None = None,
+    ) -> AsyncIterator[bytes]:
+        """Every key ``SCAN`` finds (each round trip is one command; keys may repeat)."""
+        args: list[bytes | str | int] = []
+        if match is not None:
+            args += ["MATCH", match]
+        if count is not None:
+            args += ["COUNT", count]
+        if _type is not None:
+            args += ["TYPE", _type]
+        cursor: bytes | int = 0
+        while True:
+            cursor, keys = await self.execute_command("SCAN", cursor, *args)
+            for key in keys:
+                yield key
+            if cursor in (b"0", 0):
+                return
+
+    async def aclose(self) -> None:
+        """Close the connection (commands in flight fail); a later command reconnects."""
+        connecting, self._connecting = self._connecting, None
+        if connecting is not None and not connecting.done():
+            connecting.cancel()
+            with contextlib.suppress(BaseException):
+                await connecting
+        protocol, self._protocol = self._protocol, None
+        self._stop_watchdog()
+        if protocol is not None and protocol.transport is not None:
+            protocol.abort(redis.exceptions.ConnectionError("client closed"))
+            await protocol.closed
+
+    # -- connecting -----------------------------------------------------------------
+
+    async def _connected(self) -> _Protocol:
+        """The open connection, after connecting if there is none (one attempt at a time)."""
+        loop = asyncio.get_running_loop()
+        protocol = self._protocol
+        if protocol is not None and not protocol.lost:
+            if protocol.loop is loop:
+                return protocol
+            protocol.abort(redis.exceptions.ConnectionError("used from another event loop"))
+        task = self._connecting
+        if task is None or task.get_loop() is not loop:
+            task = self._connecting = loop.create_task(self._connect(loop))
+        try:
+            # Shielded: a cancelled caller must not abort the attempt others wait on.
+            return await asyncio.shield(task)
+        finally:
+            if task.done() and self._connecting is task:
+                self._connecting = None
+
+    async def _connect(self, loop: asyncio.AbstractEventLoop) -> _Protocol:
+        settings = self.settings
+        try:
+            async with asyncio.timeout(settings.socket_connect_timeout):
+                protocol = await self._open(loop)
+                try:
+                    await self._handshake(protocol)
+                except BaseException:
+                    protocol.abort(redis.exceptions.ConnectionError("handshake failed"))
+                    raise
+        except TimeoutError as exc:
+            raise redis.exceptions.TimeoutError(
+                f"Timeout connecting to {settings.address}"
+            ) from exc
+        except OSError as exc:
+            raise redis.exceptions.ConnectionError(
+                f"Error connecting to {settings.address}: {exc}"
+            ) from exc
+        self._protocol = protocol
+        self._start_watchdog(protocol)
+        return protocol
+
+    async def _open(self, loop: asyncio.AbstractEventLoop) -> _Protocol:
+        settings = self.settings
+        address = settings.address
+
+        def factory() -> _Protocol:
+            return _Protocol(loop, address)
+
+        if settings.path is not None:
+            _, protocol = await loop.create_unix_connection(factory, settings.path)
+        else:
+            context = settings.tls() if settings.tls is not None else None
+            _, protocol = await loop.create_connection(
+                factory, settings.host, settings.port, ssl=context
+            )
+            sock = protocol.transport.get_extra_info("socket") if protocol.transport else None
+            if settings.socket_keepalive and sock is not None:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        return protocol
+
+    async def _handshake(self, protocol: _Protocol) -> None:
+        """AUTH, SELECT and CLIENT SETNAME, pipelined; their errors are the connect's."""
+        settings = self.settings
+        replies: list[asyncio.Future[Any]] = []
+        if settings.password is not None:
+            auth: tuple[str, ...] = (settings.password,)
+            if settings.username:
+                auth = (settings.username, settings.password)
+            replies.append(protocol.send(hiredis.pack_command(("AUTH", *auth))))
+        if settings.db:
+            replies.append(protocol.send(hiredis.pack_command(("SELECT", settings.db))))
+        if settings.client_name:
+            name = ("CLIENT", "SETNAME", settings.client_name)
+            replies.append(protocol.send(hiredis.pack_command(name)))
+        for reply in replies:
+            await reply
+
+    # -- dropping stalled connections -------------------------------------------------
+
+    def _start_watchdog(self, protocol: _Protocol) -> None:
+        """Every ``socket_timeout / 2`` seconds: drop ``protocol`` if it stalled since."""
+        period = self.settings.socket_timeout
+        if period is None:
+            return
+        period /= 2.0
+        self._stop_watchdog()
+        state = {"replies": -1, "stalled": 0}
+
+        def tick() -> None:
+            if protocol.lost:
+                self._watchdog = None
+                return
+            if protocol.waiters and protocol.replies == state["replies"]:
+                state["stalled"] += 1
+            else:
+                state["stalled"] = 0
+            state["replies"] = protocol.replies
+            if state["stalled"] >= 2:  # nothing received for at least socket_timeout
+                protocol.abort(
+                    redis.exceptions.TimeoutError(
+                        f"no reply from {protocol.address} within "
+                        f"{self.settings.socket_timeout}s; connection dropped"
+                    )
+                )
+                self._watchdog = None
+                return
+            self._watchdog = protocol.loop.call_later(period, tick)
+
+        self._watchdog = protocol.loop.call_later(period, tick)
+
+    def _stop_watchdog(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
