@@ -129,6 +129,8 @@ class _Protocol(asyncio.Protocol):
         self.address = address
         self.transport: asyncio.Transport | None = None
         self.waiters: deque[asyncio.Future[Any]] = deque()
+        #: Encoded commands waiting for :meth:`flush`, in the order of ``waiters``.
+        self.outgoing: list[bytes] = []
         self.reader = hiredis.Reader(replyError=_ErrorReply)
         #: Set once the connection is gone: nothing may be written any more.
         self.lost = False
@@ -143,11 +145,33 @@ class _Protocol(asyncio.Protocol):
         self.transport = transport
 
     def send(self, command: bytes) -> asyncio.Future[Any]:
-        """Write one encoded command; the future gets its reply (or its error)."""
+        """Queue one encoded command; the future gets its reply (or its error).
+
+        Commands queued in the same turn of the event loop leave in one write at the
+        start of the next turn (:meth:`flush`): one system call for all the requests
+        a turn served, instead of one each.
+        """
         waiter = self.loop.create_future()
         self.waiters.append(waiter)
-        self.transport.write(command)  # type: ignore[union-attr]
+        outgoing = self.outgoing
+        if outgoing:
+            outgoing.append(command)
+        else:
+            outgoing.append(command)
+            self.loop.call_soon(self.flush)
         return waiter
+
+    def flush(self) -> None:
+        """Write the commands queued since the last flush."""
+        outgoing = self.outgoing
+        if self.lost or self.transport is None:  # their waiters have failed already
+            outgoing.clear()
+            return
+        if len(outgoing) == 1:
+            self.transport.write(outgoing[0])
+        else:
+            self.transport.write(b"".join(outgoing))
+        outgoing.clear()
 
     def data_received(self, data: bytes) -> None:
         reader = self.reader
