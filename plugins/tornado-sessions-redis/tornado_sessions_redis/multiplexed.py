@@ -134,11 +134,15 @@ class _Protocol(asyncio.Protocol):
         self.reader = hiredis.Reader(replyError=_ErrorReply)
         #: Set once the connection is gone: nothing may be written any more.
         self.lost = False
+        #: False once lost, or retired after a stall: new commands go elsewhere.
+        self.usable = True
         #: Done when the connection is gone (for a clean close).
         self.closed: asyncio.Future[None] = loop.create_future()
         #: Replies parsed so far (the stall watchdog compares it between ticks).
         self.replies = 0
         self._failure: BaseException | None = None
+        #: The stall check's next run (see :meth:`MultiplexedClient._start_watchdog`).
+        self.watchdog: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -202,11 +206,15 @@ class _Protocol(asyncio.Protocol):
         if self._failure is None:
             self._failure = failure
         self.lost = True
+        self.usable = False
         if self.transport is not None:
             self.transport.abort()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
+        self.usable = False
+        if self.watchdog is not None:
+            self.watchdog.cancel()
         failure = self._failure
         if failure is None:
             reason = f": {exc}" if exc is not None else ""
@@ -236,7 +244,6 @@ class MultiplexedClient:
         self.settings = settings
         self._protocol: _Protocol | None = None
         self._connecting: asyncio.Task[_Protocol] | None = None
-        self._watchdog: asyncio.TimerHandle | None = None
 
     def __repr__(self) -> str:
         return f"<MultiplexedClient {self.settings.address} db={self.settings.db}>"
@@ -254,7 +261,7 @@ class MultiplexedClient:
             raise TypeError(f"MultiplexedClient takes no command options: {sorted(options)}")
         command = hiredis.pack_command(args)
         protocol = self._protocol
-        if protocol is not None and not protocol.lost:
+        if protocol is not None and protocol.usable:
             return protocol.send(command)
         return self._connect_and_send(command)
 
@@ -300,7 +307,6 @@ class MultiplexedClient:
             with contextlib.suppress(BaseException):
                 await connecting
         protocol, self._protocol = self._protocol, None
-        self._stop_watchdog()
         if protocol is not None and protocol.transport is not None:
             protocol.abort(redis.exceptions.ConnectionError("client closed"))
             await protocol.closed
@@ -311,7 +317,7 @@ class MultiplexedClient:
         """The open connection, after connecting if there is none (one attempt at a time)."""
         loop = asyncio.get_running_loop()
         protocol = self._protocol
-        if protocol is not None and not protocol.lost:
+        if protocol is not None and protocol.usable:
             if protocol.loop is loop:
                 return protocol
             protocol.abort(redis.exceptions.ConnectionError("used from another event loop"))
@@ -386,37 +392,42 @@ class MultiplexedClient:
     # -- dropping stalled connections -------------------------------------------------
 
     def _start_watchdog(self, protocol: _Protocol) -> None:
-        """Every ``socket_timeout / 2`` seconds: drop ``protocol`` if it stalled since."""
-        period = self.settings.socket_timeout
-        if period is None:
+        """Every ``socket_timeout / 2`` seconds: retire ``protocol`` if it stalled since.
+
+        A connection that has commands in flight and received nothing for at least
+        ``socket_timeout`` is *retired*: new commands go to a new connection, while
+        the commands already on it keep their own time (the store's timeout ends
+        them).  It is closed once none is waiting any more, or after another
+        ``socket_timeout``, failing what is left with
+        :class:`redis.exceptions.TimeoutError`.
+        """
+        timeout = self.settings.socket_timeout
+        if timeout is None:
             return
-        period /= 2.0
-        self._stop_watchdog()
-        state = {"replies": -1, "stalled": 0}
+        period = timeout / 2.0
+        seen = -1
+        stalled = 0
 
         def tick() -> None:
+            nonlocal seen, stalled
             if protocol.lost:
-                self._watchdog = None
                 return
-            if protocol.waiters and protocol.replies == state["replies"]:
-                state["stalled"] += 1
+            waiting = any(not waiter.done() for waiter in protocol.waiters)
+            if waiting and protocol.replies == seen:
+                stalled += 1
             else:
-                state["stalled"] = 0
-            state["replies"] = protocol.replies
-            if state["stalled"] >= 2:  # nothing received for at least socket_timeout
+                stalled = 0
+            seen = protocol.replies
+            if protocol.usable and stalled >= 2:  # nothing received for socket_timeout
+                protocol.usable = False
+            if not protocol.usable and (not waiting or stalled >= 4):
                 protocol.abort(
                     redis.exceptions.TimeoutError(
-                        f"no reply from {protocol.address} within "
-                        f"{self.settings.socket_timeout}s; connection dropped"
+                        f"no reply from {protocol.address} within {timeout}s; "
+                        "connection dropped"
                     )
                 )
-                self._watchdog = None
                 return
-            self._watchdog = protocol.loop.call_later(period, tick)
+            protocol.watchdog = protocol.loop.call_later(period, tick)
 
-        self._watchdog = protocol.loop.call_later(period, tick)
-
-    def _stop_watchdog(self) -> None:
-        if self._watchdog is not None:
-            self._watchdog.cancel()
-            self._watchdog = None
+        protocol.watchdog = protocol.loop.call_later(period, tick)
