@@ -98,6 +98,18 @@ class ConnectionSettings:
         return f"<ConnectionSettings {self.address} db={self.db}>"
 
 
+def _pack(*args: Any) -> bytes:
+    """One command in RESP (hiredis's encoder, as redis-py uses)."""
+    packed: bytes = hiredis.pack_command(args)
+    return packed
+
+
+def _retrieve(task: asyncio.Task[Any]) -> None:
+    """Mark a connection attempt's failure as seen (its callers report it, if any are left)."""
+    if not task.cancelled():
+        task.exception()
+
+
 class _ErrorReply(Exception):
     """What ``hiredis.Reader`` makes of an error reply (``-ERR ...``); mapped before raising."""
 
@@ -324,6 +336,7 @@ class MultiplexedClient:
         task = self._connecting
         if task is None or task.get_loop() is not loop:
             task = self._connecting = loop.create_task(self._connect(loop))
+            task.add_done_callback(_retrieve)  # its callers may all have been cancelled
         try:
             # Shielded: a cancelled caller must not abort the attempt others wait on.
             return await asyncio.shield(task)
@@ -380,12 +393,11 @@ class MultiplexedClient:
             auth: tuple[str, ...] = (settings.password,)
             if settings.username:
                 auth = (settings.username, settings.password)
-            replies.append(protocol.send(hiredis.pack_command(("AUTH", *auth))))
+            replies.append(protocol.send(_pack("AUTH", *auth)))
         if settings.db:
-            replies.append(protocol.send(hiredis.pack_command(("SELECT", settings.db))))
+            replies.append(protocol.send(_pack("SELECT", settings.db)))
         if settings.client_name:
-            name = ("CLIENT", "SETNAME", settings.client_name)
-            replies.append(protocol.send(hiredis.pack_command(name)))
+            replies.append(protocol.send(_pack("CLIENT", "SETNAME", settings.client_name)))
         for reply in replies:
             await reply
 

@@ -40,13 +40,13 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from tornado_sessions.errors import ConfigurationError
 
 __all__ = [
+    "CLIENTS",
     "CLIENT_OPTIONS",
     "DEFAULT_PREFIX",
+    "REDIS_PY_OPTIONS",
     "SCHEMES",
     "STORE_OPTIONS",
     "TLS_OPTIONS",
-    "CLIENTS",
-    "REDIS_PY_OPTIONS",
     "ParsedURL",
     "connect",
     "parse_url",
@@ -251,7 +251,7 @@ def _multiplexed(parsed: ParsedURL, timeout: float | None) -> Any:
     from .multiplexed import ConnectionSettings, MultiplexedClient
 
     try:
-        kwargs = redis_py_parse_url(parsed.client_url)
+        kwargs: dict[str, Any] = dict(redis_py_parse_url(parsed.client_url))
         kind = kwargs.pop("connection_class", None)
         tls = None
         if kind is SSLConnection:
