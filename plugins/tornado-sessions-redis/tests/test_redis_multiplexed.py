@@ -395,3 +395,63 @@ async def test_tls_without_verification_when_the_url_says_so(tls_redis):
     finally:
         with contextlib.suppress(Exception):
             await client.aclose()
+
+
+# -- timeouts ---------------------------------------------------------------------------
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_command_past_its_timeout_fails_and_its_late_reply_is_dropped(
+    private_redis, key_prefix
+):
+    client = client_for(private_redis, command_timeout=0.3, socket_timeout=30.0)
+    try:
+        key = f"{key_prefix}k"
+        await client.execute_command("SET", key, "late")
+        private_redis.pause()
+        started = time.monotonic()
+        with pytest.raises(TimeoutError, match=r"within 0\.3s"):
+            await client.execute_command("GET", key)
+        assert 0.3 <= time.monotonic() - started < 0.3 + 0.25
+        after = asyncio.ensure_future(client.execute_command("ECHO", "after"))
+        private_redis.resume()
+        assert await after == b"after"  # not the GET's reply, which came first
+    finally:
+        await client.aclose()
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_connection_that_stalls_is_dropped_and_the_next_command_reconnects(
+    private_redis,
+):
+    client = client_for(private_redis, client_name="stalled", socket_timeout=0.3)
+    try:
+        assert await client.ping()
+        private_redis.pause()
+        with pytest.raises(redis.exceptions.TimeoutError, match="connection dropped"):
+            await client.execute_command("ECHO", "never")
+        private_redis.resume()
+        assert await client.execute_command("ECHO", "again") == b"again"
+        assert await connections_named(client, "stalled") == 1
+    finally:
+        await client.aclose()
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_passed_in_client_with_a_longer_bound_is_held_to_the_stores_timeout(
+    private_redis,
+):
+    client = client_for(private_redis, command_timeout=10.0)
+    store = RedisStore(client, timeout=0.3)
+    try:
+        await store.save("k", rec())
+        private_redis.pause()
+        started = time.monotonic()
+        with pytest.raises(TimeoutError, match=r"got no answer within 0\.3s"):
+            await store.load("k")
+        assert time.monotonic() - started < 0.3 + 0.25
+        private_redis.resume()
+        assert await store.load("k") is not None
+    finally:
+        await store.close()
+        await client.aclose()

@@ -80,21 +80,36 @@ Expiry is written as a TTL relative to this process's clock (``PEXPIRE``) and re
 back the same way (``PTTL``), so a Redis server whose clock disagrees with the
 application's neither shortens nor lengthens sessions.
 
+Clients: a URL for a single node builds the plugin's own
+:class:`~tornado_sessions_redis.multiplexed.MultiplexedClient` (one connection,
+every concurrent command pipelined on it; ``?client=redis-py`` builds redis-py's
+pooled client instead, see :mod:`tornado_sessions_redis.urls`); a cluster URL
+builds ``redis.asyncio.RedisCluster``; a client passed in is used as it is.  The
+store talks to any of them through ``execute_command`` (scripts are ``EVALSHA``
+and ``EVAL`` commands), ``scan_iter``, ``unlink``, ``ping`` and ``aclose``.
+
 Timeouts: with ``timeout`` set, every call is bounded by it (the store raises
-:class:`TimeoutError`) and ``enforces_timeout`` is true; a client the store builds
-itself also gets that timeout as its socket timeouts, so a dead connection is
-dropped and the next call reconnects.
+:class:`TimeoutError`) and ``enforces_timeout`` is true.  The store's own client
+bounds each command itself (one timer per connection rather than an
+``asyncio.timeout`` per call, which costs about as much CPU as the rest of a
+load); any other client is bounded by ``asyncio.timeout``.  A script the server
+has lost (``NOSCRIPT``, then ``EVAL``) is two commands, each so bounded.  A client
+the store builds itself also gets the timeout as its socket timeouts, so a dead
+connection is dropped and the next call reconnects.
 
 Failures: every error of a call is re-raised as :class:`RedisStoreError` (or
 :class:`RedisUnavailableError`, or :class:`TimeoutError`), whose message names the
 node (the cluster node serving the key), the operation and the cause (``connection
-refused``...), with redis-py's exception chained.  redis-py's own texts do not
+refused``...), with the client's exception chained.  Both clients raise
+:mod:`redis.exceptions` classes, so this is one path; redis-py's own texts do not
 always say where or what (``Connection closed by server.``).
 
 Cancellation: every method may be cancelled at any ``await`` (the core does it on
-``store_timeout``).  redis-py drops a connection whose command was interrupted, so
-no reply is ever read by the next command; the tests cancel each operation at
-each of its suspension points and check the store still answers correctly.
+``store_timeout``).  No reply is ever read by the wrong caller: the store's own
+client reads and drops the reply of a cancelled command (replies come in order),
+and redis-py drops a connection whose command was interrupted; the tests cancel
+each operation at each of its suspension points and check the store still
+answers correctly.
 
 :meth:`RedisStore.open` connects (and, on a cluster, discovers the topology and
 connects to every master) before the first request, so that a burst of
@@ -119,7 +134,7 @@ from tornado_sessions.meta import MAX_LIFETIME, MAX_META_BYTES
 from tornado_sessions.record import Changes, OwnedSession, Record
 from tornado_sessions.stores.base import Store
 
-from .multiplexed import ConnectionSettings
+from .multiplexed import ConnectionSettings, MultiplexedClient
 from .scripts import (
     DESTROY,
     INDEX_ADD,
@@ -283,6 +298,9 @@ class RedisStore(Store):
         self.enforces_timeout = timeout is not None
         self.is_cluster: bool = isinstance(self._client, RedisCluster)
         self.address: str = parsed.address if isinstance(client, str) else _address(self._client)
+        #: The client bounds each command by ``timeout`` itself: no ``asyncio.timeout``
+        #: per call (see :mod:`tornado_sessions_redis.multiplexed`).
+        self._bounded = timeout is None or _bounds_commands(self._client, timeout)
         self._closed = False
 
     @classmethod
@@ -359,7 +377,7 @@ class RedisStore(Store):
     async def _call(self, operation: str, redis_key: bytes | None, call: Awaitable[_T]) -> _T:
         """Await one call, bounded by the timeout; every failure says where and why."""
         try:
-            if self.timeout is None:
+            if self._bounded:
                 return await call
             async with asyncio.timeout(self.timeout):
                 return await call
@@ -675,6 +693,14 @@ def _owned(key: str, reply: Any, owner: bytes) -> OwnedSession | None:
     if type(expiry) is bytes and expiry.isdigit() and len(expiry) < 16:
         expires_at = min(expires_at + 1.0, int(expiry) / 1000.0)  # as written, never much later
     return OwnedSession(key, meta, expires_at)
+
+
+def _bounds_commands(client: Any, timeout: float) -> bool:
+    """Whether ``client`` ends every command that takes longer than ``timeout`` itself."""
+    if not isinstance(client, MultiplexedClient):
+        return False
+    bound = client.settings.command_timeout
+    return bound is not None and bound <= timeout
 
 
 def _address(client: Any) -> str:

@@ -272,6 +272,7 @@ def _multiplexed(parsed: ParsedURL, timeout: float | None) -> Any:
             db=int(kwargs.pop("db", 0)),
             username=kwargs.pop("username", None),
             password=kwargs.pop("password", None),
+            command_timeout=timeout,
             socket_timeout=kwargs.pop("socket_timeout", timeout),
             socket_connect_timeout=kwargs.pop("socket_connect_timeout", timeout),
             socket_keepalive=bool(kwargs.pop("socket_keepalive", False)),
