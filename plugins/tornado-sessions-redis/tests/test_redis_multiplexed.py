@@ -216,6 +216,25 @@ async def test_a_caller_cancelled_while_connecting_leaves_the_attempt_to_the_oth
         await client.aclose()
 
 
+@pytest.mark.gen_test(timeout=30)
+async def test_closing_while_connecting_fails_the_waiting_callers_as_a_connection_error(
+    private_redis,
+):
+    client = client_for(private_redis, password="secret", socket_connect_timeout=30.0)
+    private_redis.pause()  # the kernel accepts; the AUTH of the handshake gets no answer
+    try:
+        waiting = asyncio.ensure_future(client.execute_command("PING"))
+        for _ in range(20):  # far enough into the handshake; it cannot finish
+            await asyncio.sleep(0)
+        assert not waiting.done()
+        await client.aclose()
+        with pytest.raises(redis.exceptions.ConnectionError, match="closed while connecting"):
+            await waiting
+    finally:
+        private_redis.resume()
+        await client.aclose()
+
+
 @pytest.fixture
 def select_db(redis_server: RedisServer) -> Iterator[redis.Redis]:
     admin = redis.Redis(redis_server.host, redis_server.port, db=5, socket_timeout=2)

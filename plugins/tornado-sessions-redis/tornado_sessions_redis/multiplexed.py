@@ -354,6 +354,9 @@ class MultiplexedClient:
         self.settings = settings
         self._protocol: _Protocol | None = None
         self._connecting: asyncio.Task[_Protocol] | None = None
+        #: Connections retired after a stall that still have callers (closed by
+        #: their own ticks, or by :meth:`aclose`).
+        self._retired: list[_Protocol] = []
 
     def __repr__(self) -> str:
         return f"<MultiplexedClient {self.settings.address} db={self.settings.db}>"
@@ -419,9 +422,12 @@ class MultiplexedClient:
             with contextlib.suppress(BaseException):
                 await connecting
         protocol, self._protocol = self._protocol, None
-        if protocol is not None and protocol.transport is not None:
-            protocol.abort(redis.exceptions.ConnectionError("client closed"))
-            await protocol.closed
+        open_ones = [*self._retired, *([protocol] if protocol is not None else [])]
+        self._retired = []
+        for each in open_ones:
+            if each.transport is not None and not each.closed.done():
+                each.abort(redis.exceptions.ConnectionError("client closed"))
+                await each.closed
 
     # -- connecting -----------------------------------------------------------------
 
@@ -433,6 +439,10 @@ class MultiplexedClient:
             if protocol.loop is loop:
                 return protocol
             protocol.abort(redis.exceptions.ConnectionError("used from another event loop"))
+        if protocol is not None and not protocol.lost:  # retired: still has callers
+            self._retired = [each for each in self._retired if not each.lost]
+            if protocol not in self._retired:
+                self._retired.append(protocol)
         task = self._connecting
         if task is None or task.get_loop() is not loop:
             task = self._connecting = loop.create_task(self._connect(loop))
@@ -440,6 +450,14 @@ class MultiplexedClient:
         try:
             # Shielded: a cancelled caller must not abort the attempt others wait on.
             return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if task.cancelled() and current is not None and not current.cancelling():
+                # The attempt was cancelled (by aclose), not this caller.
+                raise redis.exceptions.ConnectionError(
+                    f"client closed while connecting to {self.settings.address}"
+                ) from None
+            raise
         finally:
             if task.done() and self._connecting is task:
                 self._connecting = None
