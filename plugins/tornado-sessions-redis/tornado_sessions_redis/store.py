@@ -647,11 +647,15 @@ def _record(reply: Any) -> Record | None:
     meta: bytes | None = None
     owner: str | None = None
     fields: dict[str, bytes] = {}
-    for i in range(0, len(flat), 2):
-        name, value = flat[i], flat[i + 1]
+    names = _NAMES
+    pairs = iter(flat)
+    for name, value in zip(pairs, pairs, strict=False):  # pairs: the length is even
         if type(name) is not bytes or type(value) is not bytes:
             raise _corrupt("holds a field that is not a string")
-        if name == META_FIELD:
+        known = names.get(name)  # only ever holds f:<name> fields
+        if known is not None:
+            fields[known] = value
+        elif name == META_FIELD:
             if len(value) > MAX_META_BYTES:
                 raise _corrupt(f"holds {len(value)} bytes of meta (at most {MAX_META_BYTES})")
             meta = value
@@ -661,13 +665,29 @@ def _record(reply: Any) -> Record | None:
             except UnicodeDecodeError:
                 raise _corrupt("holds an owner that is not UTF-8") from None
         elif name[:_VALUE_PREFIX_LEN] == VALUE_PREFIX:
-            try:
-                fields[name[_VALUE_PREFIX_LEN:].decode("utf-8", "surrogatepass")] = value
-            except UnicodeDecodeError:
-                raise _corrupt("holds a field name that is not UTF-8") from None
+            fields[_session_key(name)] = value
     if meta is None:
         raise _corrupt("is a hash without the meta field (not written by this store)")
     return Record(fields, meta, time.time() + pttl / 1000.0, owner)
+
+
+#: Session key names already decoded, by hash field (``f:<name>`` -> ``<name>``): the
+#: loads of an application read the same few names over and over, and a look-up costs
+#: less than slicing and decoding each (about 1 µs of a load of 8 keys).  Bounded: once
+#: it holds :data:`_NAMES_KEPT` names, further names are decoded at each load.
+_NAMES: dict[bytes, str] = {}
+_NAMES_KEPT = 4096
+
+
+def _session_key(field: bytes) -> str:
+    """The session key a ``f:<name>`` hash field holds; corrupt if it is not UTF-8."""
+    try:
+        name = field[_VALUE_PREFIX_LEN:].decode("utf-8", "surrogatepass")
+    except UnicodeDecodeError:
+        raise _corrupt("holds a field name that is not UTF-8") from None
+    if len(_NAMES) < _NAMES_KEPT:
+        _NAMES[field] = name
+    return name
 
 
 def _pair(reply: Any) -> tuple[Any, Any]:
