@@ -10,9 +10,8 @@ How it works:
 
 - **One connection** (TCP, TLS or a Unix socket), opened on the first command (or
   by :meth:`MultiplexedClient.ping`, which the store's ``open`` sends).  Every
-  concurrent caller sends its command on it without waiting for the replies of
-  the others (pipelining); the commands of one turn of the event loop leave in
-  one write while others are in flight (:meth:`_Protocol.send`).
+  concurrent caller writes its command on it at once, without waiting for the
+  replies of the others (pipelining).
 - **Replies are FIFO.**  Redis answers the commands of one connection in the
   order it received them, so the client keeps a :class:`~collections.deque` of
   the callers' futures in sending order; :meth:`_Protocol.data_received` feeds
@@ -201,29 +200,24 @@ class _Protocol(asyncio.Protocol):
         self.transport = transport
 
     def send(self, command: bytes) -> asyncio.Future[Any]:
-        """Send one encoded command; the future gets its reply (or its error).
+        """Queue one encoded command; the future gets its reply (or its error).
 
-        On an idle connection the command is written at once.  While others are in
-        flight, commands queued in the same turn of the event loop leave in one
-        write at the start of the next turn (:meth:`flush`): under load, one system
-        call for all the requests a turn served instead of one each, and no extra
-        turn for a lone request.
+        Commands queued in the same turn of the event loop leave in one write at the
+        start of the next turn (:meth:`flush`): one system call for all the requests
+        a turn served, instead of one each.
         """
         waiter = self.loop.create_future()
-        waiters = self.waiters
-        idle = not waiters
-        waiters.append(waiter)
+        self.waiters.append(waiter)
         self.sent += 1
         if self.ticker is None and self.period is not None:
             self.progress_at = self.loop.time()
             self.progress_replies = self.replies
             self.ticker = self.loop.call_later(self.period, self.tick)
-        if idle:  # nothing in flight (so nothing queued): no company to wait for
-            self.transport.write(command)  # type: ignore[union-attr]
-            return waiter
         outgoing = self.outgoing
-        outgoing.append(command)
-        if len(outgoing) == 1:
+        if outgoing:
+            outgoing.append(command)
+        else:
+            outgoing.append(command)
             self.loop.call_soon(self.flush)
         return waiter
 
