@@ -10,8 +10,9 @@ How it works:
 
 - **One connection** (TCP, TLS or a Unix socket), opened on the first command (or
   by :meth:`MultiplexedClient.ping`, which the store's ``open`` sends).  Every
-  concurrent caller writes its command on it at once, without waiting for the
-  replies of the others (pipelining).
+  concurrent caller sends its command on it without waiting for the replies of
+  the others (pipelining); the commands sent in one turn of the event loop leave
+  in one write at the start of the next (:meth:`_Protocol.send`).
 - **Replies are FIFO.**  Redis answers the commands of one connection in the
   order it received them, so the client keeps a :class:`~collections.deque` of
   the callers' futures in sending order; :meth:`_Protocol.data_received` feeds
