@@ -63,6 +63,32 @@ async def test_concurrent_commands_share_one_connection_and_each_gets_its_own_re
         await client.aclose()
 
 
+@pytest.mark.gen_test(timeout=60)
+async def test_concurrent_store_calls_with_cancellations_each_get_their_own_session(
+    redis_server, key_prefix
+):
+    store = RedisStore.from_url(f"{redis_server.url}?prefix={key_prefix}", timeout=5.0)
+    try:
+        sessions = 60
+        await asyncio.gather(*(store.save(f"s{i}", rec(b"%d" % i)) for i in range(sessions)))
+        for turns in range(4):  # cut after 0..3 loop turns: before, at and after sending
+            tasks = [asyncio.ensure_future(store.load(f"s{i}")) for i in range(sessions)]
+            for _ in range(turns):
+                await asyncio.sleep(0)
+            for task in tasks[::3]:
+                task.cancel()
+            for i, task in enumerate(tasks):
+                try:
+                    loaded = await task
+                except asyncio.CancelledError:
+                    assert i % 3 == 0
+                    continue
+                assert loaded is not None and loaded.fields == {"a": b"%d" % i}
+        assert len(await asyncio.gather(*(store.destroy(f"s{i}") for i in range(sessions)))) == 60
+    finally:
+        await store.close()
+
+
 @pytest.mark.gen_test(timeout=30)
 async def test_replies_are_raw_resp2_as_redis_py_gives_without_decoding(redis_server, key_prefix):
     client = client_for(redis_server)
