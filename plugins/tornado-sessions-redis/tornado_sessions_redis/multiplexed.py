@@ -30,15 +30,15 @@ How it works:
   :class:`~redis.exceptions.ResponseError`), so the store's error handling is one
   path for both clients.
 - **Timeouts without a timer per command.**  With ``command_timeout`` (the store
-  passes its ``timeout``), a command whose reply has not come within it fails
-  with :class:`TimeoutError`; one timer per connection, running only while
-  commands are in flight, checks every tenth of the timeout (so a command ends
-  between 1.0 and 1.1 times the timeout after it was sent).  ``asyncio.timeout``
-  around every call, which the store would otherwise need, costs several
-  microseconds of CPU per call: as much as parsing the reply.  A connection whose
-  callers got nothing at all for ``socket_timeout`` is retired: new commands go
-  to a new connection, and it is closed once nobody waits on it, so a half-open
-  connection is not kept for ever.
+  passes its ``timeout``), a command whose reply has not come that long after it
+  was sent fails with :class:`TimeoutError`.  Each command only records when it
+  was sent; one timer per connection, due at the oldest deadline and running only
+  while commands are in flight, ends the overdue ones (:meth:`_Protocol.tick`).
+  ``asyncio.timeout`` around every call, which the store would otherwise need,
+  costs several microseconds of CPU per call: more than parsing the reply.  A
+  connection whose callers got nothing at all for ``socket_timeout`` is retired:
+  new commands go to a new connection, and it is closed once nobody waits on it,
+  so a half-open connection is not kept for ever.
 - **Connecting** (``socket_connect_timeout``) sends ``AUTH``, ``SELECT`` and
   ``CLIENT SETNAME`` as needed and waits for their replies before any command
   goes out, so a wrong password is reported as such.  Concurrent first callers
@@ -160,29 +160,24 @@ class _Protocol(asyncio.Protocol):
         self.address = address
         self.command_timeout = command_timeout
         self.socket_timeout = socket_timeout
-        periods = [
-            timeout / divisor
-            for timeout, divisor in ((command_timeout, 10.0), (socket_timeout, 4.0))
-            if timeout is not None
-        ]
-        #: Seconds between two runs of :meth:`tick` (``None``: no timeouts, no ticks).
-        self.period: float | None = min(periods) if periods else None
-        #: Ticks that make up ``command_timeout``.
-        self.ticks_per_timeout = (
-            math.ceil(command_timeout / self.period - 1e-9)
-            if command_timeout is not None and self.period
-            else 0
-        )
-        #: Commands sent so far (``sent - replies`` is the number in flight).
-        self.sent = 0
-        #: ``sent`` at each of the last ``ticks_per_timeout`` ticks, oldest first.
-        self.marks: deque[int] = deque()
+        #: Seconds between two stall checks (see :meth:`tick`), if any.
+        self.stall_period = socket_timeout / 4.0 if socket_timeout is not None else None
+        firsts = [t for t in (command_timeout, self.stall_period) if t is not None]
+        #: Seconds from a command on an idle connection to the first :meth:`tick`.
+        self.first_tick: float | None = min(firsts) if firsts else None
         self.ticker: asyncio.TimerHandle | None = None
+        #: Loop time :attr:`ticker` is due at.
+        self.tick_at = 0.0
+        #: Number (counted from 0 on this connection) of the first command whose
+        #: deadline :meth:`tick` has not passed yet.
+        self.checked = 0
         #: When the replies last moved on, as the ticks saw it (loop time).
         self.progress_at = 0.0
         self.progress_replies = 0
         self.transport: asyncio.Transport | None = None
         self.waiters: deque[asyncio.Future[Any]] = deque()
+        #: Loop time each command in ``waiters`` was sent at, in the same order.
+        self.sent_at: deque[float] = deque()
         #: Encoded commands waiting for :meth:`flush`, in the order of ``waiters``.
         self.outgoing: list[bytes] = []
         self.reader = hiredis.Reader(replyError=_ErrorReply)
@@ -207,13 +202,20 @@ class _Protocol(asyncio.Protocol):
         start of the next turn (:meth:`flush`): one system call for all the requests
         a turn served, instead of one each.
         """
-        waiter = self.loop.create_future()
-        self.waiters.append(waiter)
-        self.sent += 1
-        if self.ticker is None and self.period is not None:
-            self.progress_at = self.loop.time()
-            self.progress_replies = self.replies
-            self.ticker = self.loop.call_later(self.period, self.tick)
+        loop = self.loop
+        waiter = loop.create_future()
+        waiters = self.waiters
+        waiters.append(waiter)
+        now = loop.time()
+        self.sent_at.append(now)
+        first_tick = self.first_tick
+        if first_tick is not None:
+            if len(waiters) == 1:  # the connection was idle: the stall clock starts now
+                self.progress_at = now
+                self.progress_replies = self.replies
+            due = now + first_tick
+            if self.ticker is None or self.tick_at > due:
+                self._tick_at(due)
         outgoing = self.outgoing
         if outgoing:
             outgoing.append(command)
@@ -234,41 +236,50 @@ class _Protocol(asyncio.Protocol):
             self.transport.write(b"".join(outgoing))
         outgoing.clear()
 
-    def tick(self) -> None:
-        """Every ``period`` while commands are in flight: end the overdue ones.
+    def _tick_at(self, when: float) -> None:
+        if self.ticker is not None:
+            self.ticker.cancel()
+        self.tick_at = when
+        self.ticker = self.loop.call_at(when, self.tick)
 
-        - A command sent at least ``command_timeout`` ago (measured in ticks: at
-          most one ``period`` late) fails with :class:`TimeoutError`; its reply, if
-          it ever comes, is read and dropped like a cancelled caller's.  One timer
-          for the connection, instead of one per command.
-        - A connection whose callers have waited ``socket_timeout`` with no reply
-          at all is *retired*: new commands go to a new connection, while those
-          already on it keep their own time.  It is closed once no caller waits on
-          it, or after twice ``socket_timeout``, failing what is left with
+    def tick(self) -> None:
+        """Run when the oldest pending deadline is due (one timer per connection).
+
+        - A command whose reply has not come ``command_timeout`` after it was sent
+          fails with :class:`TimeoutError`; its reply, if it ever comes, is read and
+          dropped like a cancelled caller's.
+        - Every ``socket_timeout / 4`` while commands are in flight: a connection
+          whose callers have waited ``socket_timeout`` with no reply at all is
+          *retired*: new commands go to a new connection, while those already on it
+          keep their own time.  It is closed once no caller waits on it, or after
+          twice ``socket_timeout``, failing what is left with
           :class:`redis.exceptions.TimeoutError`.
         """
         self.ticker = None
         if self.lost:
             return
-        waiters = self.waiters
-        if self.command_timeout is not None:
-            marks = self.marks
-            marks.append(self.sent)
-            if len(marks) > self.ticks_per_timeout:
-                overdue = min(marks.popleft() - self.replies, len(waiters))
-                for index in range(overdue):
-                    waiter = waiters[index]
-                    if not waiter.done():
-                        waiter.set_exception(
-                            TimeoutError(
-                                f"no reply from {self.address} within {self.command_timeout}s"
-                            )
-                        )
         now = self.loop.time()
+        waiters = self.waiters
+        due = math.inf
+        timeout = self.command_timeout
+        if timeout is not None:
+            sent_at = self.sent_at
+            index = max(self.checked - self.replies, 0)
+            count = len(waiters)
+            while index < count and sent_at[index] + timeout <= now:
+                waiter = waiters[index]
+                if not waiter.done():
+                    waiter.set_exception(
+                        TimeoutError(f"no reply from {self.address} within {timeout}s")
+                    )
+                index += 1
+            self.checked = self.replies + index
+            if index < count:
+                due = sent_at[index] + timeout
         if self.replies != self.progress_replies:
             self.progress_replies = self.replies
             self.progress_at = now
-        if self.socket_timeout is not None:
+        if self.socket_timeout is not None and self.stall_period is not None and waiters:
             waiting = any(not waiter.done() for waiter in waiters)
             stalled = now - self.progress_at
             if self.usable and waiting and stalled >= self.socket_timeout:
@@ -281,16 +292,15 @@ class _Protocol(asyncio.Protocol):
                     )
                 )
                 return
-        if not waiters:  # nothing in flight: stop until the next command
-            self.marks.clear()
-            return
-        assert self.period is not None
-        self.ticker = self.loop.call_later(self.period, self.tick)
+            due = min(due, now + self.stall_period)
+        if due != math.inf:  # else nothing in flight: the next command starts the timer
+            self._tick_at(due)
 
     def data_received(self, data: bytes) -> None:
         reader = self.reader
         reader.feed(data)
         waiters = self.waiters
+        sent_at = self.sent_at
         while True:
             try:
                 reply = reader.gets()
@@ -304,6 +314,7 @@ class _Protocol(asyncio.Protocol):
                 self.abort(redis.exceptions.ConnectionError("unexpected reply from the server"))
                 return
             waiter = waiters.popleft()
+            sent_at.popleft()
             if waiter.done():  # its caller was cancelled: the reply is read and dropped
                 continue
             if type(reply) is _ErrorReply:
@@ -335,6 +346,7 @@ class _Protocol(asyncio.Protocol):
             if exc is not None:
                 failure.__cause__ = exc
         waiters = self.waiters
+        self.sent_at.clear()
         while waiters:
             waiter = waiters.popleft()
             if not waiter.done():
