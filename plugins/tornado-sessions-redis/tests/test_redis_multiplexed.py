@@ -454,13 +454,14 @@ async def test_a_command_past_its_timeout_fails_and_its_late_reply_is_dropped(
         key = f"{key_prefix}k"
         await client.execute_command("SET", key, "late")
         private_redis.pause()
-        started = time.monotonic()
-        with pytest.raises(TimeoutError, match=r"within 0\.3s"):
-            await client.execute_command("GET", key)
-        assert 0.3 <= time.monotonic() - started < 0.3 + 0.25
+        for _ in range(2):  # the second, sent when the first failed, gets its own time
+            started = time.monotonic()
+            with pytest.raises(TimeoutError, match=r"within 0\.3s"):
+                await client.execute_command("GET", key)
+            assert 0.3 <= time.monotonic() - started < 0.3 + 0.25
         after = asyncio.ensure_future(client.execute_command("ECHO", "after"))
         private_redis.resume()
-        assert await after == b"after"  # not the GET's reply, which came first
+        assert await after == b"after"  # not the GETs' replies, which came first
     finally:
         await client.aclose()
 
