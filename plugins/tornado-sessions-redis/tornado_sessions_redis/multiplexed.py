@@ -339,10 +339,8 @@ class _Protocol(asyncio.Protocol):
             self.ticker = None
         failure = self._failure
         if failure is None:
-            reason = f": {exc}" if exc is not None else ""
-            failure = redis.exceptions.ConnectionError(
-                f"connection to {self.address} lost{reason}"
-            )
+            how = "closed by the server" if exc is None else f"lost: {exc}"
+            failure = redis.exceptions.ConnectionError(f"connection to {self.address} {how}")
             if exc is not None:
                 failure.__cause__ = exc
         waiters = self.waiters
