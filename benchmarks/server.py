@@ -59,7 +59,12 @@ def _stdin_closed() -> asyncio.Event:
 
 
 class RedisFloor:
-    """Redis: ``HGETALL`` (read) and ``HGETALL`` + ``HSET`` (write) on the store's client."""
+    """Redis: ``HGETALL`` (read) and ``HGETALL`` + ``HSET`` (write) on the store's client.
+
+    The client is whichever the store uses (its own ``MultiplexedClient`` on a single
+    node, redis-py with ``?client=redis-py`` or on a cluster), through the one method
+    both have, ``execute_command``: replies are raw RESP2 in both cases.
+    """
 
     def __init__(self, client: Any, key: bytes) -> None:
         self.client = client

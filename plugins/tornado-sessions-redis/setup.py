@@ -16,8 +16,9 @@ setup(
     package_data={"tornado_sessions_redis": ["py.typed"]},
     # The redis-py releases the test suite (cluster failover included) passed on; widen
     # the range only after running it on another.  5.2.1 did not recover from a failover.
-    # hiredis is redis-py's C reply parser (redis-py uses it whenever it is installed);
-    # "redis[hiredis]" would ask for the same.  It ships wheels for CPython 3.11+.
+    # hiredis is the C reply parser and command encoder of the store's own client
+    # (tornado_sessions_redis.multiplexed), and redis-py's parser whenever it is
+    # installed; "redis[hiredis]" would ask for the same.  Wheels for CPython 3.11+.
     install_requires=["tornado-sessions", "redis>=8.1.0,<8.3", "hiredis>=3.2.0"],
     extras_require={
         # Kept so that `pip install tornado-sessions-redis[hiredis]` still works.

@@ -20,6 +20,19 @@ class TestRedisStoreContract(StoreContract):
         return store
 
 
+class TestRedisPyClientContract(StoreContract):
+    """The escape hatch: the same server through redis-py's pooled client."""
+
+    @pytest.fixture(autouse=True)
+    def _server(self, redis_server, key_prefix: str) -> None:
+        self.url = f"{redis_server.url}?prefix={key_prefix}&client=redis-py"
+
+    async def create_store(self) -> Store:
+        store = RedisStore.from_url(self.url, timeout=2.0)
+        await store.clear()
+        return store
+
+
 class TestRedisUnixSocketContract(StoreContract):
     @pytest.fixture(autouse=True)
     def _server(self, redis_server, key_prefix: str) -> None:

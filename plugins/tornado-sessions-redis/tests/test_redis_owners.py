@@ -19,6 +19,7 @@ import pytest
 import redis.exceptions
 from tornado_sessions_redis import RedisStore
 from tornado_sessions_redis import store as store_module
+from tornado_sessions_redis.multiplexed import MultiplexedClient
 from tornado_sessions_redis.scripts import INDEX_ADD, LuaScript
 from tornado_sessions_redis.store import RedisStoreError
 
@@ -55,7 +56,11 @@ def masters(kind: str, servers: Any) -> list[tuple[str, int]]:
 async def members(store: RedisStore, owner: str) -> dict[str, float]:
     """The raw index of ``owner``: store key -> score."""
     index = store.owner_index_key(owner)
-    reply = await store.client.zrange(index, 0, -1, withscores=True)
+    if isinstance(store.client, MultiplexedClient):  # raw RESP2: member, score, ...
+        flat = await store.client.execute_command("ZRANGE", index, 0, -1, "WITHSCORES")
+        reply = [(flat[i], flat[i + 1]) for i in range(0, len(flat), 2)]
+    else:
+        reply = await store.client.zrange(index, 0, -1, withscores=True)
     return {member.decode(): float(score) for member, score in reply}
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import ssl
 import subprocess
 import sys
 import textwrap
@@ -11,6 +12,7 @@ import pytest
 import redis.asyncio
 import tornado.web
 from tornado_sessions_redis import RedisStore, plugin
+from tornado_sessions_redis.multiplexed import MultiplexedClient
 from tornado_sessions_redis.urls import CLIENT_OPTIONS, STORE_OPTIONS, parse_url
 
 from tornado_sessions import (
@@ -33,30 +35,71 @@ def test_the_entry_point_registers_the_plugin_module():
 
 
 @pytest.mark.parametrize(
+    ("url", "settings"),
+    [
+        ("redis://127.0.0.1:6390/2", {"host": "127.0.0.1", "port": 6390, "db": 2, "path": None}),
+        ("rediss://example.invalid:6390/0", {"host": "example.invalid", "path": None}),
+        ("unix:///run/redis.sock?db=3", {"path": "/run/redis.sock", "db": 3}),
+        ("redis://u:p%40ss@h:1/0?client_name=app", {"username": "u", "password": "p@ss"}),
+    ],
+)
+def test_create_store_builds_the_multiplexed_client_for_each_single_node_scheme(url, settings):
+    store = create_store(url, timeout=1.5)
+    assert isinstance(store, RedisStore) and not store.is_cluster
+    assert isinstance(store.client, MultiplexedClient)
+    built = store.client.settings
+    for name, value in settings.items():
+        assert getattr(built, name) == value
+    assert (built.tls is not None) == url.startswith("rediss:")
+    assert store.enforces_timeout and built.socket_timeout == 1.5
+    assert built.socket_connect_timeout == 1.5
+    assert "p@ss" not in repr(built) and "p@ss" not in repr(store.client)
+
+
+@pytest.mark.parametrize(
     ("url", "connection", "options"),
     [
-        ("redis://127.0.0.1:6390/2", "Connection", {"host": "127.0.0.1", "port": 6390, "db": 2}),
-        ("rediss://example.invalid:6390/0", "SSLConnection", {"host": "example.invalid"}),
         (
-            "unix:///run/redis.sock?db=3",
+            "redis://127.0.0.1:6390/2?client=redis-py",
+            "Connection",
+            {"host": "127.0.0.1", "port": 6390, "db": 2},
+        ),
+        (
+            "rediss://example.invalid:6390/0?client=redis-py",
+            "SSLConnection",
+            {"host": "example.invalid"},
+        ),
+        (
+            "unix:///run/redis.sock?db=3&client=redis-py",
             "UnixDomainSocketConnection",
             {"path": "/run/redis.sock", "db": 3},
         ),
-        (
+        (  # an option of redis-py's pool selects redis-py
             "redis://u:p%40ss@h:1/0?max_connections=7",
             "Connection",
-            {"username": "u", "password": "p@ss"},
+            {"username": "u", "password": "p@ss", "max_connections": 7},
         ),
+        ("redis://h:1/0?protocol=3", "Connection", {"protocol": 3}),
+        ("redis://h:1/0?health_check_interval=5", "Connection", {"health_check_interval": 5}),
     ],
 )
-def test_create_store_builds_a_redis_store_for_each_scheme(url, connection, options):
+def test_client_redis_py_builds_a_redis_py_client_for_each_scheme(url, connection, options):
     store = create_store(url, timeout=1.5)
     assert isinstance(store, RedisStore) and not store.is_cluster
+    assert isinstance(store.client, redis.asyncio.Redis)
     pool = store.client.connection_pool
     assert pool.connection_class.__name__ == connection
     for name, value in options.items():
-        assert pool.connection_kwargs[name] == value
+        if name == "max_connections":
+            assert pool.max_connections == value
+        else:
+            assert pool.connection_kwargs[name] == value
     assert store.enforces_timeout and pool.connection_kwargs["socket_timeout"] == 1.5
+
+
+def test_an_unknown_client_is_refused():
+    with pytest.raises(ConfigurationError, match="client='hiredis': use one of multiplexed"):
+        create_store("redis://h:1/0?client=hiredis", timeout=1.0)
 
 
 def test_create_store_builds_a_cluster_client_for_cluster_urls():
@@ -113,9 +156,26 @@ async def test_a_misspelt_option_fails_open_sessions_before_any_request():
 
 
 def test_tls_options_reach_redis_py_on_tls_urls():
-    store = create_store("rediss://h:1/0?ssl_cert_reqs=none&ssl_check_hostname=false", timeout=1)
+    url = "rediss://h:1/0?ssl_cert_reqs=none&ssl_check_hostname=false&client=redis-py"
+    store = create_store(url, timeout=1)
     kwargs = store.client.connection_pool.connection_kwargs
     assert kwargs["ssl_cert_reqs"] == "none" and kwargs["ssl_check_hostname"] is False
+
+
+def test_tls_options_reach_the_multiplexed_clients_tls_context():
+    store = create_store("rediss://h:1/0?ssl_cert_reqs=none&ssl_check_hostname=false", timeout=1)
+    tls = store.client.settings.tls
+    assert tls is not None
+    context = tls()
+    assert context.verify_mode == ssl.CERT_NONE and context.check_hostname is False
+    checked = create_store("rediss://h:1/0", timeout=1).client.settings.tls()
+    assert checked.verify_mode == ssl.CERT_REQUIRED and checked.check_hostname is True
+
+
+def test_a_missing_ca_file_is_reported_when_connecting_as_before():
+    # As with redis-py, certificate files are read when connecting, not when building.
+    store = create_store("rediss://h:1/0?ssl_ca_certs=/nonexistent/ca.pem", timeout=1)
+    assert isinstance(store.client, MultiplexedClient)
 
 
 def test_repr_names_the_kind_address_and_prefix_but_no_credentials():

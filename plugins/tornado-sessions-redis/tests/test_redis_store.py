@@ -424,6 +424,10 @@ async def test_a_client_built_from_a_url_is_closed_by_close(store_url, admin, ke
 
 def test_url_timeout_reaches_the_client_sockets_and_the_store():
     store = RedisStore.from_url("redis://127.0.0.1:6379/0", timeout=0.75)
+    settings = store.client.settings
+    assert settings.socket_timeout == 0.75 and settings.socket_connect_timeout == 0.75
+    assert store.enforces_timeout is True and store.timeout == 0.75
+    store = RedisStore.from_url("redis://127.0.0.1:6379/0?client=redis-py", timeout=0.75)
     kwargs = store.client.connection_pool.connection_kwargs
     assert kwargs["socket_timeout"] == 0.75 and kwargs["socket_connect_timeout"] == 0.75
     assert kwargs["retry"].get_retries() == 0
@@ -432,7 +436,10 @@ def test_url_timeout_reaches_the_client_sockets_and_the_store():
 
 def test_socket_timeouts_in_the_url_win():
     store = RedisStore.from_url("redis://127.0.0.1:6379/0?socket_timeout=5", timeout=0.75)
-    kwargs = store.client.connection_pool.connection_kwargs
+    settings = store.client.settings
+    assert settings.socket_timeout == 5.0 and settings.socket_connect_timeout == 0.75
+    url = "redis://127.0.0.1:6379/0?socket_timeout=5&client=redis-py"
+    kwargs = RedisStore.from_url(url, timeout=0.75).client.connection_pool.connection_kwargs
     assert kwargs["socket_timeout"] == 5.0 and kwargs["socket_connect_timeout"] == 0.75
 
 

@@ -31,6 +31,7 @@ below it are dropped), ``ARGV[6]`` the member (the store key).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Awaitable
 from typing import Any, Protocol
 
 from redis.exceptions import NoScriptError
@@ -53,7 +54,7 @@ CHUNK = 1000
 
 
 class _Executor(Protocol):
-    async def execute_command(self, *args: Any, **options: Any) -> Any: ...
+    def execute_command(self, *args: Any, **options: Any) -> Awaitable[Any]: ...
 
 
 class LuaScript:

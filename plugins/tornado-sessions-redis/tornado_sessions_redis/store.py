@@ -80,21 +80,36 @@ Expiry is written as a TTL relative to this process's clock (``PEXPIRE``) and re
 back the same way (``PTTL``), so a Redis server whose clock disagrees with the
 application's neither shortens nor lengthens sessions.
 
+Clients: a URL for a single node builds the plugin's own
+:class:`~tornado_sessions_redis.multiplexed.MultiplexedClient` (one connection,
+every concurrent command pipelined on it; ``?client=redis-py`` builds redis-py's
+pooled client instead, see :mod:`tornado_sessions_redis.urls`); a cluster URL
+builds ``redis.asyncio.RedisCluster``; a client passed in is used as it is.  The
+store talks to any of them through ``execute_command`` (scripts are ``EVALSHA``
+and ``EVAL`` commands), ``scan_iter``, ``unlink``, ``ping`` and ``aclose``.
+
 Timeouts: with ``timeout`` set, every call is bounded by it (the store raises
-:class:`TimeoutError`) and ``enforces_timeout`` is true; a client the store builds
-itself also gets that timeout as its socket timeouts, so a dead connection is
-dropped and the next call reconnects.
+:class:`TimeoutError`) and ``enforces_timeout`` is true.  The store's own client
+bounds each command itself (one timer per connection rather than an
+``asyncio.timeout`` per call, which costs about as much CPU as the rest of a
+load); any other client is bounded by ``asyncio.timeout``.  A script the server
+has lost (``NOSCRIPT``, then ``EVAL``) is two commands, each so bounded.  A client
+the store builds itself also gets the timeout as its socket timeouts, so a dead
+connection is dropped and the next call reconnects.
 
 Failures: every error of a call is re-raised as :class:`RedisStoreError` (or
 :class:`RedisUnavailableError`, or :class:`TimeoutError`), whose message names the
 node (the cluster node serving the key), the operation and the cause (``connection
-refused``...), with redis-py's exception chained.  redis-py's own texts do not
+refused``...), with the client's exception chained.  Both clients raise
+:mod:`redis.exceptions` classes, so this is one path; redis-py's own texts do not
 always say where or what (``Connection closed by server.``).
 
 Cancellation: every method may be cancelled at any ``await`` (the core does it on
-``store_timeout``).  redis-py drops a connection whose command was interrupted, so
-no reply is ever read by the next command; the tests cancel each operation at
-each of its suspension points and check the store still answers correctly.
+``store_timeout``).  No reply is ever read by the wrong caller: the store's own
+client reads and drops the reply of a cancelled command (replies come in order),
+and redis-py drops a connection whose command was interrupted; the tests cancel
+each operation at each of its suspension points and check the store still
+answers correctly.
 
 :meth:`RedisStore.open` connects (and, on a cluster, discovers the topology and
 connects to every master) before the first request, so that a burst of
@@ -119,6 +134,7 @@ from tornado_sessions.meta import MAX_LIFETIME, MAX_META_BYTES
 from tornado_sessions.record import Changes, OwnedSession, Record
 from tornado_sessions.stores.base import Store
 
+from .multiplexed import ConnectionSettings, MultiplexedClient
 from .scripts import (
     DESTROY,
     INDEX_ADD,
@@ -205,9 +221,10 @@ def describe(exc: BaseException) -> str:
 
 
 class RedisClient(Protocol):
-    """What the store needs of a client: ``redis.asyncio.Redis`` and ``RedisCluster`` both fit."""
+    """What the store needs of a client: ``redis.asyncio.Redis``, ``RedisCluster`` and
+    :class:`~tornado_sessions_redis.multiplexed.MultiplexedClient` all fit."""
 
-    async def execute_command(self, *args: Any, **options: Any) -> Any: ...
+    def execute_command(self, *args: Any, **options: Any) -> Awaitable[Any]: ...
 
 
 def _field(name: str) -> bytes:
@@ -281,6 +298,9 @@ class RedisStore(Store):
         self.enforces_timeout = timeout is not None
         self.is_cluster: bool = isinstance(self._client, RedisCluster)
         self.address: str = parsed.address if isinstance(client, str) else _address(self._client)
+        #: The client bounds each command by ``timeout`` itself: no ``asyncio.timeout``
+        #: per call (see :mod:`tornado_sessions_redis.multiplexed`).
+        self._bounded = timeout is None or _bounds_commands(self._client, timeout)
         self._closed = False
 
     @classmethod
@@ -290,7 +310,9 @@ class RedisStore(Store):
 
     @property
     def client(self) -> Any:
-        """The redis-py asyncio client in use (``Redis`` or ``RedisCluster``)."""
+        """The client in use: the one passed in, or the one built from the URL (a
+        :class:`~tornado_sessions_redis.multiplexed.MultiplexedClient` for a single
+        node, unless the URL asks for redis-py; a ``RedisCluster`` for a cluster)."""
         return self._client
 
     def redis_key(self, key: str) -> bytes:
@@ -355,7 +377,7 @@ class RedisStore(Store):
     async def _call(self, operation: str, redis_key: bytes | None, call: Awaitable[_T]) -> _T:
         """Await one call, bounded by the timeout; every failure says where and why."""
         try:
-            if self.timeout is None:
+            if self._bounded:
                 return await call
             async with asyncio.timeout(self.timeout):
                 return await call
@@ -625,11 +647,15 @@ def _record(reply: Any) -> Record | None:
     meta: bytes | None = None
     owner: str | None = None
     fields: dict[str, bytes] = {}
-    for i in range(0, len(flat), 2):
-        name, value = flat[i], flat[i + 1]
+    names = _NAMES
+    pairs = iter(flat)
+    for name, value in zip(pairs, pairs, strict=False):  # pairs: the length is even
         if type(name) is not bytes or type(value) is not bytes:
             raise _corrupt("holds a field that is not a string")
-        if name == META_FIELD:
+        known = names.get(name)  # only ever holds f:<name> fields
+        if known is not None:
+            fields[known] = value
+        elif name == META_FIELD:
             if len(value) > MAX_META_BYTES:
                 raise _corrupt(f"holds {len(value)} bytes of meta (at most {MAX_META_BYTES})")
             meta = value
@@ -639,13 +665,29 @@ def _record(reply: Any) -> Record | None:
             except UnicodeDecodeError:
                 raise _corrupt("holds an owner that is not UTF-8") from None
         elif name[:_VALUE_PREFIX_LEN] == VALUE_PREFIX:
-            try:
-                fields[name[_VALUE_PREFIX_LEN:].decode("utf-8", "surrogatepass")] = value
-            except UnicodeDecodeError:
-                raise _corrupt("holds a field name that is not UTF-8") from None
+            fields[_session_key(name)] = value
     if meta is None:
         raise _corrupt("is a hash without the meta field (not written by this store)")
     return Record(fields, meta, time.time() + pttl / 1000.0, owner)
+
+
+#: Session key names already decoded, by hash field (``f:<name>`` -> ``<name>``): the
+#: loads of an application read the same few names over and over, and a look-up costs
+#: less than slicing and decoding each (about 1 µs of a load of 8 keys).  Bounded: once
+#: it holds :data:`_NAMES_KEPT` names, further names are decoded at each load.
+_NAMES: dict[bytes, str] = {}
+_NAMES_KEPT = 4096
+
+
+def _session_key(field: bytes) -> str:
+    """The session key a ``f:<name>`` hash field holds; corrupt if it is not UTF-8."""
+    try:
+        name = field[_VALUE_PREFIX_LEN:].decode("utf-8", "surrogatepass")
+    except UnicodeDecodeError:
+        raise _corrupt("holds a field name that is not UTF-8") from None
+    if len(_NAMES) < _NAMES_KEPT:
+        _NAMES[field] = name
+    return name
 
 
 def _pair(reply: Any) -> tuple[Any, Any]:
@@ -673,8 +715,19 @@ def _owned(key: str, reply: Any, owner: bytes) -> OwnedSession | None:
     return OwnedSession(key, meta, expires_at)
 
 
+def _bounds_commands(client: Any, timeout: float) -> bool:
+    """Whether ``client`` ends every command that takes longer than ``timeout`` itself."""
+    if not isinstance(client, MultiplexedClient):
+        return False
+    bound = client.settings.command_timeout
+    return bound is not None and bound <= timeout
+
+
 def _address(client: Any) -> str:
     """``host:port`` (or the socket path) of a client passed in, without credentials."""
+    settings = getattr(client, "settings", None)
+    if isinstance(settings, ConnectionSettings):
+        return settings.address
     if isinstance(client, RedisCluster):
         nodes = getattr(getattr(client, "nodes_manager", None), "startup_nodes", None) or {}
         names = list(nodes)

@@ -93,8 +93,11 @@ class RedisServer:
         cluster: bool = False,
         node_timeout_ms: int = 5000,
         persistent: bool = False,
+        extra_args: Sequence[str] = (),
     ) -> None:
         self.binary = binary
+        #: More ``redis-server`` options (e.g. a TLS port), appended to the command line.
+        self.extra_args = list(extra_args)
         self.workdir = workdir
         self.cluster = cluster
         self.node_timeout_ms = node_timeout_ms
@@ -143,7 +146,7 @@ class RedisServer:
                 "--cluster-port", str(self.bus_port),
                 "--cluster-node-timeout", str(self.node_timeout_ms),
             ]  # fmt: skip
-        return args
+        return args + self.extra_args
 
     def start(self) -> None:
         """Start on a fresh free port; on a port race, pick another one."""

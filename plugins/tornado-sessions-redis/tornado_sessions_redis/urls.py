@@ -15,9 +15,16 @@ reaches redis-py) and the redis-py options the store passes on
 raised when the store is built: a misspelt ``?prefx=`` must not quietly become
 the default prefix.  ``decode_responses`` is refused: session values are bytes.
 
-The client is built with both socket timeouts set to the store timeout (unless
-the URL sets them) and with redis-py's retries off: the store contract leaves
-retrying to the caller, and a retry would stretch a failure past the timeout.
+The client a single-node URL builds is the plugin's own
+:class:`~tornado_sessions_redis.multiplexed.MultiplexedClient` (one connection,
+every command pipelined), unless the URL says ``client=redis-py`` or sets an
+option that configures redis-py's connection pool (:data:`REDIS_PY_OPTIONS`:
+``max_connections``, ``health_check_interval``, ``protocol``).  Cluster URLs
+always build a ``redis.asyncio.RedisCluster``.  Either client gets both socket
+timeouts set to the store timeout (unless the URL sets them); redis-py's retries
+are off: the store contract leaves retrying to the caller, and a retry would
+stretch a failure past the timeout.  Both read the URL the same way (redis-py's
+``parse_url``), so an option means the same thing to both.
 
 :func:`parse_url` needs nothing but the standard library; only :func:`connect`
 imports redis-py, so finding this plugin costs no driver import.
@@ -33,8 +40,10 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from tornado_sessions.errors import ConfigurationError
 
 __all__ = [
+    "CLIENTS",
     "CLIENT_OPTIONS",
     "DEFAULT_PREFIX",
+    "REDIS_PY_OPTIONS",
     "SCHEMES",
     "STORE_OPTIONS",
     "TLS_OPTIONS",
@@ -59,7 +68,14 @@ SCHEMES: dict[str, tuple[str, bool]] = {
 STORE_OPTIONS: dict[str, str] = {
     "prefix": "prepended to every session key (default tornado_sessions:; empty for none)",
     "cluster": "true/false: Redis Cluster (same as the +cluster schemes)",
+    "client": "multiplexed (default: one pipelined connection) or redis-py (a pool)",
 }
+
+#: The ``client`` option's values.
+CLIENTS = ("multiplexed", "redis-py")
+
+#: Options of redis-py's connection pool: a single-node URL with any of them uses redis-py.
+REDIS_PY_OPTIONS = frozenset({"max_connections", "health_check_interval", "protocol"})
 
 #: redis-py options passed on, on every scheme.
 CLIENT_OPTIONS: dict[str, str] = {
@@ -107,6 +123,8 @@ class ParsedURL:
     client_options: frozenset[str]
     #: ``host:port`` (or the socket path) without credentials, for messages.
     address: str
+    #: Which client a single node gets: ``"multiplexed"`` or ``"redis-py"`` (see above).
+    client: str = "multiplexed"
 
 
 def _flag(name: str, value: str) -> bool:
@@ -156,12 +174,19 @@ def parse_url(url: str, *, cluster: bool | None = None) -> ParsedURL:
     client_scheme, use_cluster = SCHEMES[scheme]
     tls = client_scheme == "rediss"
     prefix: str | None = None
+    client: str | None = None
     rest: list[tuple[str, str]] = []
     for name, value in parse_qsl(parts.query, keep_blank_values=True):
         if name in _REFUSED:
             raise ConfigurationError(f"Redis store URL option {name!r}: {_REFUSED[name]}")
         if name == "prefix":
             prefix = value
+        elif name == "client":
+            if value not in CLIENTS:
+                raise ConfigurationError(
+                    f"Redis store URL option client={value!r}: use one of {', '.join(CLIENTS)}"
+                )
+            client = value
         elif name == "cluster":
             if use_cluster and not _flag(name, value):
                 raise ConfigurationError(f"{scheme}:// URLs are Redis Cluster; cluster={value}?")
@@ -174,6 +199,8 @@ def parse_url(url: str, *, cluster: bool | None = None) -> ParsedURL:
         use_cluster = cluster
     if use_cluster and client_scheme == "unix":
         raise ConfigurationError("Redis Cluster cannot be reached over a unix:// socket")
+    if client is None:
+        client = "redis-py" if any(name in REDIS_PY_OPTIONS for name, _ in rest) else CLIENTS[0]
     query = urlencode(rest)
     client_url = f"{client_scheme}://{parts.netloc}{parts.path}" + (f"?{query}" if query else "")
     return ParsedURL(
@@ -182,11 +209,14 @@ def parse_url(url: str, *, cluster: bool | None = None) -> ParsedURL:
         use_cluster,
         frozenset(name for name, _ in rest),
         _address(parts, client_scheme),
+        "redis-py" if use_cluster else client,
     )
 
 
 def connect(parsed: ParsedURL, timeout: float | None) -> Any:
     """Build (without connecting) the asyncio client a parsed URL describes."""
+    if parsed.client == "multiplexed" and not parsed.cluster:
+        return _multiplexed(parsed, timeout)
     from redis.asyncio import Redis, RedisCluster
     from redis.asyncio.retry import Retry
     from redis.backoff import NoBackoff
@@ -207,3 +237,50 @@ def connect(parsed: ParsedURL, timeout: float | None) -> Any:
         return client
     except Exception as exc:  # ValueError, TypeError, RedisClusterException (a db number)...
         raise ConfigurationError(f"invalid Redis store URL: {exc}") from exc
+
+
+def _multiplexed(parsed: ParsedURL, timeout: float | None) -> Any:
+    """The plugin's own client, configured from the URL as redis-py would read it."""
+    from redis.asyncio.connection import (
+        RedisSSLContext,
+        SSLConnection,
+        UnixDomainSocketConnection,
+    )
+    from redis.asyncio.connection import parse_url as redis_py_parse_url
+
+    from .multiplexed import ConnectionSettings, MultiplexedClient
+
+    try:
+        kwargs: dict[str, Any] = dict(redis_py_parse_url(parsed.client_url))
+        kind = kwargs.pop("connection_class", None)
+        tls = None
+        if kind is SSLConnection:
+            context = RedisSSLContext(
+                keyfile=kwargs.pop("ssl_keyfile", None),
+                certfile=kwargs.pop("ssl_certfile", None),
+                cert_reqs=kwargs.pop("ssl_cert_reqs", "required"),
+                ca_certs=kwargs.pop("ssl_ca_certs", None),
+                ca_path=kwargs.pop("ssl_ca_path", None),
+                check_hostname=kwargs.pop("ssl_check_hostname", True),
+                min_version=kwargs.pop("ssl_min_version", None),
+            )
+            tls = context.get
+        settings = ConnectionSettings(
+            host=kwargs.pop("host", "localhost"),
+            port=int(kwargs.pop("port", 6379)),
+            path=kwargs.pop("path", None) if kind is UnixDomainSocketConnection else None,
+            db=int(kwargs.pop("db", 0)),
+            username=kwargs.pop("username", None),
+            password=kwargs.pop("password", None),
+            command_timeout=timeout,
+            socket_timeout=kwargs.pop("socket_timeout", timeout),
+            socket_connect_timeout=kwargs.pop("socket_connect_timeout", timeout),
+            socket_keepalive=bool(kwargs.pop("socket_keepalive", False)),
+            client_name=kwargs.pop("client_name", None),
+            tls=tls,
+        )
+    except Exception as exc:  # ValueError, RedisError (an unknown ssl_cert_reqs)...
+        raise ConfigurationError(f"invalid Redis store URL: {exc}") from exc
+    if kwargs:  # parse_url gave something this client does not know: a bug here
+        raise ConfigurationError(f"invalid Redis store URL: unsupported options {sorted(kwargs)}")
+    return MultiplexedClient(settings)
