@@ -1,0 +1,259 @@
+""":class:`MultiplexedClient` against hostile servers and networks, and operator faults.
+
+Some tests use a fake server written here (:class:`FakeRedis`, an asyncio TCP server
+on a free loopback port whose answers each test decides: silence, garbage, a reply
+too large to allocate, a close between two handshake replies); the rest use real
+``redis-server`` processes from the plugin's fixtures (``DEBUG SLEEP``, ``CLIENT
+KILL``, ``SCRIPT FLUSH``, ``maxclients``, a changed ``requirepass``).  No test waits
+on a clock: each waits on what a server saw or answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import hiredis
+import pytest
+import redis
+import redis.exceptions
+from tornado_sessions_redis import RedisStore
+from tornado_sessions_redis.multiplexed import ConnectionSettings, MultiplexedClient
+from tornado_sessions_redis.store import RedisUnavailableError
+from tornado_sessions_redis.testing import RedisServer
+
+from tornado_sessions import Record
+
+#: What a fake server does with one command: bytes to send back, or None for silence.
+Answer = Callable[[list[bytes]], bytes | None]
+
+
+def rec(value: bytes = b"1") -> Record:
+    return Record({"a": value}, b"m", time.time() + 600)
+
+
+def standard(command: list[bytes]) -> bytes | None:
+    """Answers like a healthy Redis for the few commands the tests send."""
+    name = command[0].upper()
+    if name in (b"AUTH", b"SELECT", b"CLIENT"):
+        return b"+OK\r\n"
+    if name == b"PING":
+        return b"+PONG\r\n"
+    if name == b"ECHO":
+        return b"$%d\r\n%s\r\n" % (len(command[1]), command[1])
+    return b"-ERR unknown command\r\n"
+
+
+class FakeRedis:
+    """A TCP server speaking just enough RESP; ``answer`` decides each reply."""
+
+    def __init__(self, answer: Answer = standard, greeting: bytes = b"") -> None:
+        self.answer = answer
+        #: Sent as soon as a connection is accepted (then, if ``close_after_greeting``, closed).
+        self.greeting = greeting
+        self.close_after_greeting = False
+        self.commands: list[list[bytes]] = []
+        self.accepted = 0
+        #: Set each time a client's connection ends (the client closed it, or we did).
+        self.ended = asyncio.Event()
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._writers: list[asyncio.StreamWriter] = []
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    def settings(self, **more: Any) -> ConnectionSettings:
+        return ConnectionSettings(host="127.0.0.1", port=self.port, **more)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.accepted += 1
+        self._writers.append(writer)
+        parser = hiredis.Reader()
+        try:
+            if self.greeting:
+                writer.write(self.greeting)
+                await writer.drain()
+                if self.close_after_greeting:
+                    return
+            while data := await reader.read(65536):
+                parser.feed(data)
+                while (command := parser.gets()) is not False:
+                    self.commands.append(command)
+                    reply = self.answer(command)
+                    if reply == b"CLOSE":
+                        return
+                    if reply is not None:
+                        writer.write(reply)
+                        await writer.drain()
+        except ConnectionError:
+            pass
+        finally:
+            writer.close()
+            self.ended.set()
+
+    async def stop(self) -> None:
+        for writer in self._writers:
+            writer.close()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+
+@contextlib.asynccontextmanager
+async def fake_redis(answer: Answer = standard, greeting: bytes = b"") -> AsyncIterator[FakeRedis]:
+    server = FakeRedis(answer, greeting)
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+@contextlib.contextmanager
+def loop_errors() -> Iterator[list[dict[str, Any]]]:
+    """What reaches the event loop's exception handler (unretrieved futures, failed callbacks)."""
+    loop = asyncio.get_running_loop()
+    seen: list[dict[str, Any]] = []
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _, context: seen.append(context))
+    try:
+        yield seen
+    finally:
+        loop.set_exception_handler(previous)
+
+
+def silent(command: list[bytes]) -> bytes | None:
+    return None
+
+
+# -- connecting ------------------------------------------------------------------------
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_connection_attempt_that_failed_after_its_callers_left_is_not_reused():
+    async with fake_redis(silent) as server:
+        # The caller's bound (0.2 s) ends before the attempt's own (0.4 s): the attempt
+        # fails later, with nobody waiting on it.
+        client = MultiplexedClient(
+            server.settings(password="pw", command_timeout=0.2, socket_connect_timeout=0.4)
+        )
+        try:
+            with pytest.raises(TimeoutError):
+                await client.execute_command("PING")
+            await server.ended.wait()  # the attempt gave up and closed its connection
+            server.answer = standard  # the server is healthy again
+            assert await client.execute_command("PING") == b"PONG"
+        finally:
+            await client.aclose()
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_close_between_auth_and_select_fails_the_connect_and_the_next_one_works():
+    def close_at_select(command: list[bytes]) -> bytes | None:
+        return b"CLOSE" if command[0].upper() == b"SELECT" else standard(command)
+
+    async with fake_redis(close_at_select) as server:
+        store = RedisStore(
+            MultiplexedClient(server.settings(password="pw", db=3, command_timeout=2.0)),
+            timeout=2.0,
+        )
+        try:
+            with pytest.raises(RedisUnavailableError, match=f"127.0.0.1:{server.port}: open failed"):
+                await store.open()
+            server.answer = standard
+            await store.open()
+            assert [c[0] for c in server.commands] == [b"AUTH", b"SELECT"] * 2 + [b"PING"]
+        finally:
+            await store.client.aclose()
+
+
+@pytest.fixture
+def password_redis(private_redis: RedisServer) -> Iterator[RedisServer]:
+    admin = private_redis.admin()
+    admin.config_set("requirepass", "default-pw")
+    admin.close()
+    yield private_redis
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_wrong_password_with_a_database_leaves_no_unretrieved_error(password_redis):
+    server = password_redis
+    url = f"redis://:wrong-pw@{server.host}:{server.port}/3?client_name=app"
+    with loop_errors() as seen:
+        store = RedisStore.from_url(url, timeout=2.0)
+        with pytest.raises(RedisUnavailableError, match="AuthenticationError"):
+            await store.open()
+        await store.close()
+        del store
+        gc.collect()
+    assert [context.get("message") for context in seen] == []
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_server_at_maxclients_is_reported_at_once_with_its_reason(
+    redis_binary, tmp_path
+):
+    server = RedisServer(redis_binary, tmp_path / "full", extra_args=["--maxclients", "1"])
+    server.start()
+    holder = server.admin()
+    try:
+        holder.ping()  # the one connection the server accepts
+        store = RedisStore.from_url(server.url, timeout=5.0)
+        started = time.monotonic()
+        with pytest.raises(RedisUnavailableError) as caught:
+            await store.open()
+        assert time.monotonic() - started < 2.5, "it waited for the timeout"
+        assert "max number of clients reached" in str(caught.value)
+        await store.close()
+    finally:
+        holder.close()
+        server.stop()
+
+
+# -- hostile replies --------------------------------------------------------------------
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_an_array_too_large_to_allocate_fails_the_command_as_a_connection_error():
+    def huge(command: list[bytes]) -> bytes | None:
+        return b"*4000000000\r\n" if command[0] == b"ECHO" else standard(command)
+
+    async with fake_redis(huge) as server:
+        client = MultiplexedClient(server.settings(command_timeout=2.0))
+        try:
+            with loop_errors() as seen:
+                with pytest.raises(redis.exceptions.ConnectionError):
+                    await client.execute_command("ECHO", "x")
+            assert [context.get("message") for context in seen] == []
+            server.answer = standard
+            assert await client.execute_command("ECHO", "y") == b"y"
+        finally:
+            await client.aclose()
+
+
+@pytest.mark.gen_test(timeout=30)
+@pytest.mark.parametrize(
+    "garbage", [b"?what\r\n", b"$-7\r\n", b"*1\r\n!x\r\n", b":12a\r\n"]
+)
+async def test_garbage_from_the_server_fails_the_command_and_the_next_reconnects(garbage):
+    def bad(command: list[bytes]) -> bytes | None:
+        return garbage if command[0] == b"ECHO" else standard(command)
+
+    async with fake_redis(bad) as server:
+        client = MultiplexedClient(server.settings(command_timeout=2.0))
+        try:
+            with loop_errors() as seen:
+                with pytest.raises(redis.exceptions.RedisError):
+                    await client.execute_command("ECHO", "x")
+            assert seen == []
+            server.answer = standard
+            assert await client.execute_command("ECHO", "y") == b"y"
+        finally:
+            await client.aclose()
