@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
+import json
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import hiredis
@@ -165,7 +166,8 @@ async def test_a_close_between_auth_and_select_fails_the_connect_and_the_next_on
             timeout=2.0,
         )
         try:
-            with pytest.raises(RedisUnavailableError, match=f"127.0.0.1:{server.port}: open failed"):
+            where = f"127.0.0.1:{server.port}: open failed"
+            with pytest.raises(RedisUnavailableError, match=where):
                 await store.open()
             server.answer = standard
             await store.open()
@@ -182,18 +184,57 @@ def password_redis(private_redis: RedisServer) -> Iterator[RedisServer]:
     yield private_redis
 
 
-@pytest.mark.gen_test(timeout=30)
-async def test_a_wrong_password_with_a_database_leaves_no_unretrieved_error(password_redis):
+#: Run in a fresh interpreter: connect with ``settings`` (JSON in argv[1]), print the
+#: failure; asyncio.run() then closes the loop, so every future is collected and any
+#: unretrieved exception is logged to stderr.
+_CONNECT_ONCE = """
+import asyncio, json, sys
+from tornado_sessions_redis.multiplexed import ConnectionSettings, MultiplexedClient
+
+async def main():
+    client = MultiplexedClient(ConnectionSettings(**json.loads(sys.argv[1])))
+    try:
+        await client.execute_command("PING")
+    except Exception as exc:
+        print(type(exc).__name__, exc)
+    await client.aclose()
+
+asyncio.run(main())
+"""
+
+
+def connect_once(**settings: Any) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", _CONNECT_ONCE, json.dumps(settings)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+
+
+def test_a_wrong_password_with_a_database_leaves_no_unretrieved_error(password_redis):
     server = password_redis
-    url = f"redis://:wrong-pw@{server.host}:{server.port}/3?client_name=app"
-    with loop_errors() as seen:
-        store = RedisStore.from_url(url, timeout=2.0)
-        with pytest.raises(RedisUnavailableError, match="AuthenticationError"):
-            await store.open()
-        await store.close()
-        del store
-        gc.collect()
-    assert [context.get("message") for context in seen] == []
+    done = connect_once(
+        host=server.host, port=server.port, password="wrong-pw", db=3, client_name="app",
+        command_timeout=2.0, socket_connect_timeout=2.0,
+    )  # fmt: skip
+    assert done.stdout.startswith("AuthenticationError")
+    assert "never retrieved" not in done.stderr, done.stderr
+
+
+def test_a_handshake_that_times_out_leaves_no_unretrieved_error(private_redis):
+    server = private_redis
+    server.pause()  # the kernel accepts; AUTH, SELECT and SETNAME get no answer
+    try:
+        done = connect_once(
+            host=server.host, port=server.port, password="pw", db=3, client_name="app",
+            command_timeout=5.0, socket_connect_timeout=0.2,
+        )  # fmt: skip
+    finally:
+        server.resume()
+    assert done.stdout.startswith("TimeoutError Timeout connecting")
+    assert "never retrieved" not in done.stderr, done.stderr
 
 
 @pytest.mark.gen_test(timeout=30)
@@ -228,9 +269,8 @@ async def test_an_array_too_large_to_allocate_fails_the_command_as_a_connection_
     async with fake_redis(huge) as server:
         client = MultiplexedClient(server.settings(command_timeout=2.0))
         try:
-            with loop_errors() as seen:
-                with pytest.raises(redis.exceptions.ConnectionError):
-                    await client.execute_command("ECHO", "x")
+            with loop_errors() as seen, pytest.raises(redis.exceptions.ConnectionError):
+                await client.execute_command("ECHO", "x")
             assert [context.get("message") for context in seen] == []
             server.answer = standard
             assert await client.execute_command("ECHO", "y") == b"y"
@@ -249,9 +289,8 @@ async def test_garbage_from_the_server_fails_the_command_and_the_next_reconnects
     async with fake_redis(bad) as server:
         client = MultiplexedClient(server.settings(command_timeout=2.0))
         try:
-            with loop_errors() as seen:
-                with pytest.raises(redis.exceptions.RedisError):
-                    await client.execute_command("ECHO", "x")
+            with loop_errors() as seen, pytest.raises(redis.exceptions.RedisError):
+                await client.execute_command("ECHO", "x")
             assert seen == []
             server.answer = standard
             assert await client.execute_command("ECHO", "y") == b"y"
