@@ -204,6 +204,14 @@ class _Protocol(asyncio.Protocol):
         """
         loop = self.loop
         waiter = loop.create_future()
+        if self.lost:  # gone between the caller's check and now: nothing would answer
+            cause = self._failure
+            failure = redis.exceptions.ConnectionError(
+                str(cause) if cause is not None else f"connection to {self.address} lost"
+            )
+            failure.__cause__ = cause
+            waiter.set_exception(failure)
+            return waiter
         waiters = self.waiters
         waiters.append(waiter)
         now = loop.time()
@@ -304,14 +312,24 @@ class _Protocol(asyncio.Protocol):
         while True:
             try:
                 reply = reader.gets()
-            except hiredis.ProtocolError as exc:
-                self.abort(redis.exceptions.ConnectionError(f"protocol error: {exc}"))
+            except Exception as exc:  # ProtocolError; MemoryError for an absurd array length
+                self.abort(
+                    redis.exceptions.ConnectionError(
+                        f"unreadable reply from {self.address}: {type(exc).__name__}: {exc}"
+                    )
+                )
                 return
             if reply is False:
                 return
             self.replies += 1
             if not waiters:  # a reply nobody asked for: the stream cannot be trusted
-                self.abort(redis.exceptions.ConnectionError("unexpected reply from the server"))
+                # (Redis at maxclients, for one, says so and closes as it accepts.)
+                what = f": {reply}" if type(reply) is _ErrorReply else ""
+                self.abort(
+                    redis.exceptions.ConnectionError(
+                        f"unexpected reply from {self.address}{what}"
+                    )
+                )
                 return
             waiter = waiters.popleft()
             sent_at.popleft()
@@ -343,6 +361,7 @@ class _Protocol(asyncio.Protocol):
             failure = redis.exceptions.ConnectionError(f"connection to {self.address} {how}")
             if exc is not None:
                 failure.__cause__ = exc
+            self._failure = failure
         waiters = self.waiters
         self.sent_at.clear()
         while waiters:
@@ -455,7 +474,9 @@ class MultiplexedClient:
             if protocol not in self._retired:
                 self._retired.append(protocol)
         task = self._connecting
-        if task is None or task.get_loop() is not loop:
+        if task is None or task.done() or task.get_loop() is not loop:
+            # A finished attempt is never reused: if it failed after its callers had
+            # given up, its failure is stale (the server may be back).
             task = self._connecting = loop.create_task(self._connect(loop))
             task.add_done_callback(_retrieve)  # its callers may all have been cancelled
         try:
@@ -526,5 +547,12 @@ class MultiplexedClient:
             replies.append(protocol.send(_pack("SELECT", settings.db)))
         if settings.client_name:
             replies.append(protocol.send(_pack("CLIENT", "SETNAME", settings.client_name)))
-        for reply in replies:
-            await reply
+        try:
+            for reply in replies:
+                await reply
+        finally:  # after the first failure, the others' outcomes are not anybody's news
+            for reply in replies:
+                if not reply.done():
+                    reply.cancel()
+                elif not reply.cancelled():
+                    reply.exception()
