@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import hiredis
@@ -296,3 +297,141 @@ async def test_garbage_from_the_server_fails_the_command_and_the_next_reconnects
             assert await client.execute_command("ECHO", "y") == b"y"
         finally:
             await client.aclose()
+
+
+# -- operator faults on a real server --------------------------------------------------
+
+
+@pytest.fixture
+def debug_redis(redis_binary: str, tmp_path: Path) -> Iterator[RedisServer]:
+    """A server that allows ``DEBUG SLEEP`` (off by default since Redis 7)."""
+    server = RedisServer(
+        redis_binary, tmp_path / "debug", extra_args=["--enable-debug-command", "yes"]
+    )
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+async def send_raw(server: RedisServer, *commands: bytes | tuple[bytes, ...]) -> list[Any]:
+    """Send commands (a line split at spaces, or the arguments) on a connection of their own."""
+    reader, writer = await asyncio.open_connection(server.host, server.port)
+    parser = hiredis.Reader()
+    replies: list[Any] = []
+    try:
+        packed = [
+            hiredis.pack_command(c if isinstance(c, tuple) else tuple(c.split())) for c in commands
+        ]
+        writer.write(b"".join(packed))
+        await writer.drain()
+        while len(replies) < len(commands):
+            parser.feed(await reader.read(65536))
+            while (reply := parser.gets()) is not False:
+                replies.append(reply)
+    finally:
+        writer.close()
+        await writer.wait_closed()
+    return replies
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_late_replies_after_a_debug_sleep_never_reach_another_users_load(debug_redis):
+    # A long socket_timeout keeps the connection: the late replies come on it.
+    store = RedisStore.from_url(f"{debug_redis.url}?socket_timeout=30", timeout=0.5)
+    users = [f"user-{i}" for i in range(40)]
+    try:
+        await asyncio.gather(*(store.save(user, rec(user.encode())) for user in users))
+        sleeping = asyncio.ensure_future(send_raw(debug_redis, b"DEBUG SLEEP 1.2"))
+        while True:  # until the server is asleep: a load sent now gets no answer in time
+            try:
+                await store.load(users[0])
+            except TimeoutError:
+                break
+
+        async def load(user: str) -> Any:
+            try:
+                loaded = await store.load(user)
+            except TimeoutError:
+                return "timed out"
+            return None if loaded is None else loaded.fields["a"]
+
+        # The first wave times out; the second is sent while the first's replies are
+        # owed, and is answered right after them, on the same connection.
+        first = await asyncio.gather(*(load(user) for user in users[::2]))
+        second = await asyncio.gather(*(load(user) for user in users[1::2]))
+        await sleeping
+        third = await asyncio.gather(*(load(user) for user in users))
+        waves = [*zip(users[::2], first, strict=True), *zip(users[1::2], second, strict=True)]
+        for user, got in waves:
+            assert got in (user.encode(), "timed out"), (user, got)
+        assert "timed out" in first
+        assert third == [user.encode() for user in users]
+    finally:
+        await store.close()
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_script_flush_mid_traffic_costs_no_request(private_redis):
+    store = RedisStore.from_url(private_redis.url, timeout=2.0)
+    users = [f"user-{i}" for i in range(60)]
+    try:
+        await asyncio.gather(*(store.save(user, rec(user.encode())) for user in users))
+        for _ in range(5):
+            loads = [asyncio.ensure_future(store.load(user)) for user in users]
+            await asyncio.sleep(0)  # half of them are on the wire
+            assert await send_raw(private_redis, b"SCRIPT FLUSH") == [b"OK"]
+            loaded = await asyncio.gather(*loads)
+            assert [r.fields["a"] if r else None for r in loaded] == [u.encode() for u in users]
+    finally:
+        await store.close()
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_client_kill_fails_the_commands_in_flight_and_the_next_reconnects(debug_redis):
+    store = RedisStore.from_url(f"{debug_redis.url}?client_name=victim", timeout=5.0)
+    try:
+        await store.save("k", rec(b"mine"))
+        sleeping = asyncio.ensure_future(
+            send_raw(debug_redis, b"DEBUG SLEEP 0.3", b"CLIENT KILL TYPE normal SKIPME yes")
+        )
+        in_flight = [asyncio.ensure_future(store.load("k")) for _ in range(10)]
+        results = await asyncio.gather(*in_flight, return_exceptions=True)
+        await sleeping
+        for result in results:  # answered before the kill, or failed by it: never wrong
+            if isinstance(result, BaseException):
+                assert isinstance(result, RedisUnavailableError), result
+                assert f"Redis {debug_redis.host}:{debug_redis.port}: load failed" in str(result)
+            else:
+                assert result is not None and result.fields == {"a": b"mine"}
+        loaded = await store.load("k")
+        assert loaded is not None and loaded.fields == {"a": b"mine"}
+    finally:
+        await store.close()
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_a_changed_requirepass_is_reported_and_recovered_from(private_redis):
+    server = private_redis
+    store = RedisStore.from_url(f"{server.url}?client_name=app", timeout=2.0)
+    try:
+        await store.save("k", rec())
+        await send_raw(server, b"CONFIG SET requirepass new-pw")
+        assert await store.load("k") is not None  # an authenticated connection stays so
+        await send_raw(server, b"AUTH new-pw", b"CLIENT KILL TYPE normal SKIPME yes")
+        outcome: Any = None
+        for _ in range(2):  # the first may still be written on the killed connection
+            try:
+                outcome = await store.load("k")
+            except RedisUnavailableError as exc:
+                outcome = exc
+                if "AuthenticationError" in str(exc):
+                    break
+        assert isinstance(outcome, RedisUnavailableError)
+        assert f"Redis {server.host}:{server.port}: load failed" in str(outcome)
+        assert "NOAUTH" in str(outcome) and "new-pw" not in str(outcome)
+        await send_raw(server, b"AUTH new-pw", (b"CONFIG", b"SET", b"requirepass", b""))
+        assert await store.load("k") is not None
+    finally:
+        await store.close()
