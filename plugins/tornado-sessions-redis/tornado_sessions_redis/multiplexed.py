@@ -105,7 +105,9 @@ class ConnectionSettings:
     @property
     def address(self) -> str:
         """``host:port`` or ``unix:path``, for messages (no credentials)."""
-        return f"unix:{self.path}" if self.path is not None else f"{self.host}:{self.port}"
+        if self.path is not None:
+            return f"unix:{self.path}"
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
     def __repr__(self) -> str:  # never show the password
         return f"<ConnectionSettings {self.address} db={self.db}>"
