@@ -59,6 +59,7 @@ class FakeRedis:
         #: Sent as soon as a connection is accepted (then, if ``close_after_greeting``, closed).
         self.greeting = greeting
         self.close_after_greeting = False
+
         self.commands: list[list[bytes]] = []
         self.accepted = 0
         #: Set each time a client's connection ends (the client closed it, or we did).
@@ -435,3 +436,46 @@ async def test_a_changed_requirepass_is_reported_and_recovered_from(private_redi
         assert await store.load("k") is not None
     finally:
         await store.close()
+
+
+# -- a slow event loop ------------------------------------------------------------------
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_replies_that_came_while_the_loop_was_blocked_beat_their_deadline(redis_server):
+    # A handler that blocks the loop past every deadline: the replies are already in
+    # the socket when the loop wakes, and are read before the timer runs.
+    client = MultiplexedClient(
+        ConnectionSettings(
+            host=redis_server.host, port=redis_server.port, command_timeout=0.2, socket_timeout=0.2
+        )
+    )
+    try:
+        assert await client.ping()
+        calls = [asyncio.ensure_future(client.execute_command("ECHO", str(i))) for i in range(20)]
+        await asyncio.sleep(0)  # written
+        time.sleep(0.5)  # the blocking handler (this is the scenario, not a wait)
+        assert await asyncio.gather(*calls) == [str(i).encode() for i in range(20)]
+        assert await client.execute_command("ECHO", "next") == b"next"
+    finally:
+        await client.aclose()
+
+
+# -- another event loop ---------------------------------------------------------------
+
+
+def test_a_store_opened_by_one_event_loop_serves_the_next(redis_server, key_prefix):
+    # asyncio.run(open_sessions(app)), then the server's own loop: the connection made
+    # by the first loop cannot serve the second, which connects again.
+    store = RedisStore.from_url(f"{redis_server.url}?prefix={key_prefix}", timeout=2.0)
+    asyncio.run(store.open())
+
+    async def serve() -> Any:
+        await store.save("k", rec(b"served"))
+        loaded = await store.load("k")
+        await store.destroy("k")
+        await store.close()
+        return loaded
+
+    loaded = asyncio.run(serve())
+    assert loaded is not None and loaded.fields == {"a": b"served"}
