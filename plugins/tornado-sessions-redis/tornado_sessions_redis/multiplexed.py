@@ -349,7 +349,14 @@ class _Protocol(asyncio.Protocol):
         self.lost = True
         self.usable = False
         if self.transport is not None:
-            self.transport.abort()
+            if self.loop.is_closed():
+                # Nothing runs on a closed loop any more (not even connection_lost): let
+                # go of the transport, whose socket is closed when it is collected.
+                self.transport = None
+                self.waiters.clear()
+                self.sent_at.clear()
+            else:
+                self.transport.abort()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
@@ -406,7 +413,9 @@ class MultiplexedClient:
             raise TypeError(f"MultiplexedClient takes no command options: {sorted(options)}")
         command = hiredis.pack_command(args)
         protocol = self._protocol
-        if protocol is not None and protocol.usable:
+        # (A connection serves only the loop that made it: asyncio.run(open_sessions(app))
+        # then another loop for the server must connect again, not fail every call.)
+        if protocol is not None and protocol.usable and protocol.loop is asyncio.get_running_loop():
             return protocol.send(command)
         return self._connect_and_send(command)
 
@@ -449,7 +458,8 @@ class MultiplexedClient:
     async def aclose(self) -> None:
         """Close the connection (commands in flight fail); a later command reconnects."""
         connecting, self._connecting = self._connecting, None
-        if connecting is not None and not connecting.done():
+        loop = asyncio.get_running_loop()
+        if connecting is not None and not connecting.done() and connecting.get_loop() is loop:
             connecting.cancel()
             with contextlib.suppress(BaseException):
                 await connecting
@@ -459,7 +469,8 @@ class MultiplexedClient:
         for each in open_ones:
             if each.transport is not None and not each.closed.done():
                 each.abort(redis.exceptions.ConnectionError("client closed"))
-                await each.closed
+                if each.loop is loop:  # else closed when that loop runs again (or never)
+                    await each.closed
 
     # -- connecting -----------------------------------------------------------------
 
