@@ -62,6 +62,8 @@ class FakeRedis:
 
         self.commands: list[list[bytes]] = []
         self.accepted = 0
+        #: Connections accepted and not yet ended.
+        self.open = 0
         #: Set each time a client's connection ends (the client closed it, or we did).
         self.ended = asyncio.Event()
         self.port = 0
@@ -77,6 +79,7 @@ class FakeRedis:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.accepted += 1
+        self.open += 1
         self._writers.append(writer)
         parser = hiredis.Reader()
         try:
@@ -99,6 +102,7 @@ class FakeRedis:
             pass
         finally:
             writer.close()
+            self.open -= 1
             self.ended.set()
 
     async def stop(self) -> None:
@@ -436,6 +440,31 @@ async def test_a_changed_requirepass_is_reported_and_recovered_from(private_redi
         assert await store.load("k") is not None
     finally:
         await store.close()
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_server_that_never_answers_costs_a_bounded_number_of_connections():
+    # Steady traffic to a server that accepts and reads but never answers: each
+    # connection is retired after socket_timeout and closed by 2 * socket_timeout, so
+    # neither connections nor the commands owed on them pile up.
+    async with fake_redis(silent) as server:
+        client = MultiplexedClient(server.settings(command_timeout=0.1, socket_timeout=0.1))
+        failures: list[BaseException] = []
+
+        async def caller() -> None:
+            for _ in range(8):
+                try:
+                    await client.execute_command("ECHO", "x")
+                except (TimeoutError, redis.exceptions.TimeoutError) as exc:
+                    failures.append(exc)
+
+        try:
+            await asyncio.gather(*(caller() for _ in range(20)))
+            assert len(failures) == 160
+            assert server.open <= 3, server.open
+            assert server.accepted <= 12, server.accepted  # about one per 0.1 s, 0.8 s
+        finally:
+            await client.aclose()
 
 
 # -- a slow event loop ------------------------------------------------------------------

@@ -99,7 +99,9 @@ class ConnectionSettings:
     socket_keepalive: bool = False
     client_name: str | None = None
     #: Makes the TLS context (``rediss://``) when connecting; ``None``: plain TCP.
-    #: Called at each connection, so a certificate file is read when it is needed.
+    #: Called at each connection; redis-py's ``RedisSSLContext.get`` builds the context at
+    #: the first one that succeeds and keeps it, so certificate files are read then (a
+    #: missing file fails that connection, not the URL), and a renewed one needs a restart.
     tls: Callable[[], ssl.SSLContext] | None = None
 
     @property
