@@ -93,7 +93,9 @@ class FakeRedis:
                 while (command := parser.gets()) is not False:
                     self.commands.append(command)
                     reply = self.answer(command)
-                    if reply == b"CLOSE":
+                    if reply is not None and reply.endswith(b"CLOSE"):  # what precedes, then close
+                        writer.write(reply[: -len(b"CLOSE")])
+                        await writer.drain()
                         return
                     if reply is not None:
                         writer.write(reply)
@@ -304,6 +306,27 @@ async def test_garbage_from_the_server_fails_the_command_and_the_next_reconnects
             await client.aclose()
 
 
+@pytest.mark.gen_test(timeout=30)
+async def test_a_server_that_closes_mid_reply_fails_the_command_at_once():
+    def half_a_reply(command: list[bytes]) -> bytes | None:
+        if command[0] == b"ECHO" and command[1] == b"cut":
+            return b"$10\r\nhalf a CLOSE"  # "$10", 7 bytes of 10, and the server closes
+        return standard(command)
+
+    async with fake_redis(half_a_reply) as server:
+        client = MultiplexedClient(server.settings(command_timeout=5.0))
+        try:
+            assert await client.execute_command("ECHO", "before") == b"before"
+            started = time.monotonic()
+            with pytest.raises(redis.exceptions.ConnectionError, match="closed by the server"):
+                await client.execute_command("ECHO", "cut")
+            assert time.monotonic() - started < 2.5, "it waited for the timeout"
+            assert await client.execute_command("ECHO", "after") == b"after"
+            assert server.accepted == 2
+        finally:
+            await client.aclose()
+
+
 # -- operator faults on a real server --------------------------------------------------
 
 
@@ -508,3 +531,22 @@ def test_a_store_opened_by_one_event_loop_serves_the_next(redis_server, key_pref
 
     loaded = asyncio.run(serve())
     assert loaded is not None and loaded.fields == {"a": b"served"}
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_connection_the_server_closed_for_idleness_is_replaced(private_redis):
+    server = private_redis
+    store = RedisStore.from_url(f"{server.url}?client_name=idle", timeout=2.0)
+    try:
+        await store.save("k", rec())
+        await send_raw(server, b"CONFIG SET timeout 1")
+        while True:  # until the server has dropped the idle connection (its own state)
+            (listing,) = await send_raw(server, b"CLIENT LIST")
+            if b" name=idle " not in listing:
+                break
+            await asyncio.sleep(0.1)
+        loaded = await store.load("k")
+        assert loaded is not None and loaded.fields == {"a": b"1"}
+    finally:
+        await send_raw(server, b"CONFIG SET timeout 0")
+        await store.close()
