@@ -550,3 +550,21 @@ async def test_a_connection_the_server_closed_for_idleness_is_replaced(private_r
     finally:
         await send_raw(server, b"CONFIG SET timeout 0")
         await store.close()
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_closing_the_store_fails_the_calls_in_flight_at_once(debug_redis):
+    store = RedisStore.from_url(debug_redis.url, timeout=5.0)
+    await store.save("k", rec())
+    sleeping = asyncio.ensure_future(send_raw(debug_redis, b"DEBUG SLEEP 1"))
+    while True:  # until a load is owed: the server is asleep
+        probe = asyncio.ensure_future(store.load("k"))
+        done, _ = await asyncio.wait([probe], timeout=0.2)
+        if not done:
+            break
+    started = time.monotonic()
+    await store.close()
+    with pytest.raises(RedisUnavailableError, match=r"load failed.*client closed"):
+        await probe
+    assert time.monotonic() - started < 0.5
+    await sleeping
