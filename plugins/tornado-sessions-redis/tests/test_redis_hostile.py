@@ -4,8 +4,10 @@ Some tests use a fake server written here (:class:`FakeRedis`, an asyncio TCP se
 on a free loopback port whose answers each test decides: silence, garbage, a reply
 too large to allocate, a close between two handshake replies); the rest use real
 ``redis-server`` processes from the plugin's fixtures (``DEBUG SLEEP``, ``CLIENT
-KILL``, ``SCRIPT FLUSH``, ``maxclients``, a changed ``requirepass``).  No test waits
-on a clock: each waits on what a server saw or answered.
+KILL``, ``SCRIPT FLUSH``, ``maxclients``, a changed ``requirepass``, an idle
+``timeout``), plus a blocked event loop, a store opened by one event loop and served by
+the next, and a close with calls in flight.  Tests wait on what a server saw or
+answered; the one ``time.sleep`` is the blocked loop the test is about.
 """
 
 from __future__ import annotations
