@@ -128,6 +128,14 @@ def test_store_options_are_removed_before_redis_py_sees_the_url():
         ("redis://h:1?ssl_ca_certs=/ca.pem", "applies to TLS URLs"),
         ("redis://h:1?retry_on_timeout=true", "does not retry"),
         ("redis://h:port", "invalid Redis store URL"),
+        # Zero or negative seconds would fail every command, not the start-up.
+        ("redis://h:1?socket_timeout=0", "socket_timeout='0': a positive number of seconds"),
+        ("redis://h:1?socket_connect_timeout=-1", "positive number of seconds"),
+        ("redis://h:1?socket_timeout=nan&client=redis-py", "positive number of seconds"),
+        # redis-py ignores a path that is not a number: database 0, silently.
+        ("redis://h:1/sessions", "'/sessions' is not a database number"),
+        ("rediss://h:1/-1", "'/-1' is not a database number"),
+        ("redis://h:1/2x?client=redis-py", "not a database number"),
     ],
 )
 def test_bad_urls_are_configuration_errors(url, message):
@@ -183,6 +191,17 @@ def test_repr_names_the_kind_address_and_prefix_but_no_credentials():
     assert repr(store) == "<RedisStore single node h:1 prefix='p:' timeout=1.0>"
     cluster = RedisStore.from_url("redis+cluster://:pw@h:7000", timeout=1.0)
     assert repr(cluster) == "<RedisStore cluster h:7000 prefix='tornado_sessions:' timeout=1.0>"
+
+
+def test_an_ipv6_address_is_named_in_brackets():
+    store = RedisStore.from_url("redis://[::1]:6380/0", timeout=1.0)
+    assert store.address == "[::1]:6380" == store.client.settings.address
+    assert "[::1]:6380" in repr(store.client)
+
+
+@pytest.mark.parametrize("path", ["", "/", "/0", "/15", "/15/"])
+def test_a_database_number_or_no_path_is_accepted(path):
+    assert isinstance(RedisStore.from_url(f"redis://h:1{path}", timeout=1.0), RedisStore)
 
 
 def test_discovering_the_plugin_does_not_import_redis_py():

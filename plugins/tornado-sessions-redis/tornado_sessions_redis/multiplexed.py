@@ -99,13 +99,17 @@ class ConnectionSettings:
     socket_keepalive: bool = False
     client_name: str | None = None
     #: Makes the TLS context (``rediss://``) when connecting; ``None``: plain TCP.
-    #: Called at each connection, so a certificate file is read when it is needed.
+    #: Called at each connection; redis-py's ``RedisSSLContext.get`` builds the context at
+    #: the first one that succeeds and keeps it, so certificate files are read then (a
+    #: missing file fails that connection, not the URL), and a renewed one needs a restart.
     tls: Callable[[], ssl.SSLContext] | None = None
 
     @property
     def address(self) -> str:
         """``host:port`` or ``unix:path``, for messages (no credentials)."""
-        return f"unix:{self.path}" if self.path is not None else f"{self.host}:{self.port}"
+        if self.path is not None:
+            return f"unix:{self.path}"
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
     def __repr__(self) -> str:  # never show the password
         return f"<ConnectionSettings {self.address} db={self.db}>"
@@ -204,6 +208,14 @@ class _Protocol(asyncio.Protocol):
         """
         loop = self.loop
         waiter = loop.create_future()
+        if self.lost:  # gone between the caller's check and now: nothing would answer
+            cause = self._failure
+            failure = redis.exceptions.ConnectionError(
+                str(cause) if cause is not None else f"connection to {self.address} lost"
+            )
+            failure.__cause__ = cause
+            waiter.set_exception(failure)
+            return waiter
         waiters = self.waiters
         waiters.append(waiter)
         now = loop.time()
@@ -304,14 +316,24 @@ class _Protocol(asyncio.Protocol):
         while True:
             try:
                 reply = reader.gets()
-            except hiredis.ProtocolError as exc:
-                self.abort(redis.exceptions.ConnectionError(f"protocol error: {exc}"))
+            except Exception as exc:  # ProtocolError; MemoryError for an absurd array length
+                self.abort(
+                    redis.exceptions.ConnectionError(
+                        f"unreadable reply from {self.address}: {type(exc).__name__}: {exc}"
+                    )
+                )
                 return
             if reply is False:
                 return
             self.replies += 1
             if not waiters:  # a reply nobody asked for: the stream cannot be trusted
-                self.abort(redis.exceptions.ConnectionError("unexpected reply from the server"))
+                # (Redis at maxclients, for one, says so and closes as it accepts.)
+                what = f": {reply}" if type(reply) is _ErrorReply else ""
+                self.abort(
+                    redis.exceptions.ConnectionError(
+                        f"unexpected reply from {self.address}{what}"
+                    )
+                )
                 return
             waiter = waiters.popleft()
             sent_at.popleft()
@@ -329,7 +351,14 @@ class _Protocol(asyncio.Protocol):
         self.lost = True
         self.usable = False
         if self.transport is not None:
-            self.transport.abort()
+            if self.loop.is_closed():
+                # Nothing runs on a closed loop any more (not even connection_lost): let
+                # go of the transport, whose socket is closed when it is collected.
+                self.transport = None
+                self.waiters.clear()
+                self.sent_at.clear()
+            else:
+                self.transport.abort()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
@@ -343,6 +372,7 @@ class _Protocol(asyncio.Protocol):
             failure = redis.exceptions.ConnectionError(f"connection to {self.address} {how}")
             if exc is not None:
                 failure.__cause__ = exc
+            self._failure = failure
         waiters = self.waiters
         self.sent_at.clear()
         while waiters:
@@ -385,7 +415,9 @@ class MultiplexedClient:
             raise TypeError(f"MultiplexedClient takes no command options: {sorted(options)}")
         command = hiredis.pack_command(args)
         protocol = self._protocol
-        if protocol is not None and protocol.usable:
+        # (A connection serves only the loop that made it: asyncio.run(open_sessions(app))
+        # then another loop for the server must connect again, not fail every call.)
+        if protocol is not None and protocol.usable and protocol.loop is asyncio.get_running_loop():
             return protocol.send(command)
         return self._connect_and_send(command)
 
@@ -428,7 +460,8 @@ class MultiplexedClient:
     async def aclose(self) -> None:
         """Close the connection (commands in flight fail); a later command reconnects."""
         connecting, self._connecting = self._connecting, None
-        if connecting is not None and not connecting.done():
+        loop = asyncio.get_running_loop()
+        if connecting is not None and not connecting.done() and connecting.get_loop() is loop:
             connecting.cancel()
             with contextlib.suppress(BaseException):
                 await connecting
@@ -438,7 +471,8 @@ class MultiplexedClient:
         for each in open_ones:
             if each.transport is not None and not each.closed.done():
                 each.abort(redis.exceptions.ConnectionError("client closed"))
-                await each.closed
+                if each.loop is loop:  # else closed when that loop runs again (or never)
+                    await each.closed
 
     # -- connecting -----------------------------------------------------------------
 
@@ -455,7 +489,9 @@ class MultiplexedClient:
             if protocol not in self._retired:
                 self._retired.append(protocol)
         task = self._connecting
-        if task is None or task.get_loop() is not loop:
+        if task is None or task.done() or task.get_loop() is not loop:
+            # A finished attempt is never reused: if it failed after its callers had
+            # given up, its failure is stale (the server may be back).
             task = self._connecting = loop.create_task(self._connect(loop))
             task.add_done_callback(_retrieve)  # its callers may all have been cancelled
         try:
@@ -526,5 +562,12 @@ class MultiplexedClient:
             replies.append(protocol.send(_pack("SELECT", settings.db)))
         if settings.client_name:
             replies.append(protocol.send(_pack("CLIENT", "SETNAME", settings.client_name)))
-        for reply in replies:
-            await reply
+        try:
+            for reply in replies:
+                await reply
+        finally:  # after the first failure, the others' outcomes are not anybody's news
+            for reply in replies:
+                if not reply.done():
+                    reply.cancel()
+                elif not reply.cancelled():
+                    reply.exception()

@@ -14,6 +14,8 @@ reaches redis-py) and the redis-py options the store passes on
 :class:`~tornado_sessions.errors.ConfigurationError` that lists the valid ones,
 raised when the store is built: a misspelt ``?prefx=`` must not quietly become
 the default prefix.  ``decode_responses`` is refused: session values are bytes.
+So are socket timeouts of zero or less, and a path that is not a database number
+(redis-py would quietly use database 0 for ``redis://host/sessions``).
 
 The client a single-node URL builds is the plugin's own
 :class:`~tornado_sessions_redis.multiplexed.MultiplexedClient` (one connection,
@@ -33,6 +35,7 @@ imports redis-py, so finding this plugin costs no driver import.
 from __future__ import annotations
 
 import difflib
+import math
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -102,6 +105,9 @@ TLS_OPTIONS: dict[str, str] = {
     "ssl_min_version": "lowest TLS version (e.g. TLSv1_2)",
 }
 
+#: Options in seconds: a number, if given, must be positive (0 would fail every command).
+_SECONDS = ("socket_timeout", "socket_connect_timeout")
+
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
 _REFUSED = {
@@ -158,7 +164,29 @@ def _address(parts: Any, scheme: str) -> str:
         port = parts.port or 6379
     except ValueError as exc:
         raise ConfigurationError(f"invalid Redis store URL: {exc}") from None
-    return f"{host}:{port}"
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _check_seconds(name: str, value: str) -> None:
+    """Refuse a number of seconds that is not positive (a non-number is redis-py's to refuse)."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        return
+    if not (seconds > 0 and math.isfinite(seconds)):
+        raise ConfigurationError(
+            f"Redis store URL option {name}={value!r}: a positive number of seconds"
+        )
+
+
+def _check_database(path: str) -> None:
+    """The path of a TCP URL names a database, or nothing: redis-py would ignore anything else."""
+    number = path.strip("/")
+    if number and not (number.isascii() and number.isdigit()):
+        raise ConfigurationError(
+            f"Redis store URL path {path!r} is not a database number "
+            "(redis://host:port/N, N = 0, 1, ...)"
+        )
 
 
 def parse_url(url: str, *, cluster: bool | None = None) -> ParsedURL:
@@ -192,6 +220,8 @@ def parse_url(url: str, *, cluster: bool | None = None) -> ParsedURL:
                 raise ConfigurationError(f"{scheme}:// URLs are Redis Cluster; cluster={value}?")
             use_cluster = _flag(name, value)
         elif name in CLIENT_OPTIONS or (tls and name in TLS_OPTIONS):
+            if name in _SECONDS and value.strip():
+                _check_seconds(name, value)
             rest.append((name, value))
         else:
             raise _unknown_option(name, tls)
@@ -199,6 +229,8 @@ def parse_url(url: str, *, cluster: bool | None = None) -> ParsedURL:
         use_cluster = cluster
     if use_cluster and client_scheme == "unix":
         raise ConfigurationError("Redis Cluster cannot be reached over a unix:// socket")
+    if client_scheme != "unix":
+        _check_database(parts.path)
     if client is None:
         client = "redis-py" if any(name in REDIS_PY_OPTIONS for name, _ in rest) else CLIENTS[0]
     query = urlencode(rest)
