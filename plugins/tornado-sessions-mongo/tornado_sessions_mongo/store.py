@@ -58,6 +58,7 @@ driver keeps monitoring the server, and calls succeed again as soon as it is bac
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import contextvars
 import logging
@@ -224,12 +225,14 @@ def _record_of(doc: Mapping[str, Any], now: float) -> Record | None:
         raise CorruptRecordError(
             f"the session document's data is {_bson_type(data)}, not a sub-document"
         )
+    fields = {}
     for name, value in data.items():
         if type(value) is not bytes:
             raise CorruptRecordError(
                 f"the session document's data field {name[:64]!r} is {_bson_type(value)}, "
                 "not binary data"
             )
+        fields[unescape_field(name)] = value
     owner = doc.get("owner")
     if owner is not None and (type(owner) is not str or not 0 < len(owner) <= 128):
         raise CorruptRecordError(
@@ -238,7 +241,7 @@ def _record_of(doc: Mapping[str, Any], now: float) -> Record | None:
     if expires_at <= now:
         return None
     return Record(
-        fields={unescape_field(name): value for name, value in data.items()},
+        fields=fields,
         meta=meta,
         expires_at=expires_at,
         owner=owner,
@@ -274,25 +277,47 @@ def _cause(error: object, address: str) -> str:
 
 
 class _KeyLocks:
-    """One :class:`asyncio.Lock` per store key, dropped when nobody holds or awaits it."""
+    """Mutual exclusion per store key, first come first served; held only by the writers of a key.
+
+    An uncontended :meth:`acquire` records the key and returns without suspending;
+    a writer that finds the key held waits on a future of its own, which
+    :meth:`release` completes in arrival order.  A key is forgotten when its last
+    holder releases it, so the table holds only the keys being written.
+    """
 
     def __init__(self) -> None:
-        self._locks: dict[str, tuple[asyncio.Lock, list[int]]] = {}
+        #: key -> the writers waiting for it (the holder is not in the queue)
+        self._waiting: dict[str, collections.deque[asyncio.Future[None]]] = {}
 
-    @contextlib.asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[None]:
-        lock, users = self._locks.setdefault(key, (asyncio.Lock(), [0]))
-        users[0] += 1
+    async def acquire(self, key: str) -> None:
+        queue = self._waiting.get(key)
+        if queue is None:
+            self._waiting[key] = collections.deque()
+            return
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        queue.append(turn)
         try:
-            async with lock:
-                yield
-        finally:
-            users[0] -= 1
-            if not users[0]:
-                del self._locks[key]
+            await turn
+        except BaseException:
+            if turn.done() and not turn.cancelled():
+                # Handed the lock, then cancelled before running: pass it on.
+                self.release(key)
+            else:
+                with contextlib.suppress(ValueError):
+                    queue.remove(turn)
+            raise
+
+    def release(self, key: str) -> None:
+        queue = self._waiting[key]
+        while queue:
+            turn = queue.popleft()
+            if not turn.done():
+                turn.set_result(None)
+                return
+        del self._waiting[key]
 
     def __len__(self) -> int:
-        return len(self._locks)
+        return len(self._waiting)
 
 
 class MongoStore(Store):
@@ -480,8 +505,12 @@ class MongoStore(Store):
                     await self._prepare()
                 if write_to is None or not self.serialize_writes:
                     return await operation()
-                async with self._key_locks.hold(write_to):
+                locks = self._key_locks
+                await locks.acquire(write_to)
+                try:
                     return await operation()
+                finally:
+                    locks.release(write_to)
         except ServerSelectionTimeoutError as exc:
             raise self._unreachable(exc) from exc
         except TimeoutError as exc:
