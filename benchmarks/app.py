@@ -92,6 +92,8 @@ class BenchState:
     race_io: float
     floor: Floor = field(default_factory=MemoryFloor)
     seeded: set[str] = field(default_factory=set)
+    #: How many writes the floor made: each writes a value it never wrote before.
+    floor_writes: int = 0
 
 
 class Bare(tornado.web.RequestHandler):
@@ -128,9 +130,13 @@ class FloorRead(tornado.web.RequestHandler):
 
 class FloorWrite(tornado.web.RequestHandler):
     async def get(self) -> None:
-        floor = self.settings["bench"].floor
-        record = await floor.read()
-        await floor.write("f:counter", b"\x01" if record else b"\x00")
+        state: BenchState = self.settings["bench"]
+        record = await state.floor.read()
+        # A new value every time, as /write stores: a server may skip an update that
+        # changes nothing (MongoDB and FerretDB do: no journal, no fsync), and a
+        # floor that never writes would flatter the driver.
+        state.floor_writes += 1
+        await state.floor.write("f:counter", b"%d" % state.floor_writes if record else b"")
         self.write("ok")
 
 

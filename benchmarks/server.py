@@ -89,12 +89,16 @@ class RedisFloor:
 class MongoFloor:
     """MongoDB: ``find_one`` (read) and ``find_one`` + ``update_one`` (write), via PyMongo.
 
-    The document lives in a sibling collection (``<name>_bench_floor``), so the
-    store's own collection and indexes are left alone.
+    The document lives in the store's own collection, beside the sessions, so a
+    server whose lookups cost more in a bigger collection charges the floor the
+    same (FerretDB 1.x with SQLite reads every document of the collection to find
+    one by ``_id``: its query does not match its own index on ``_id``).  The
+    document has no ``expires`` and no ``owner``, so no store query (count, keys,
+    purge, an owner's sessions) ever matches it.
     """
 
     def __init__(self, collection: Any, key: str) -> None:
-        self.collection = collection.database[f"{collection.name}_bench_floor"]
+        self.collection = collection
         self.key = key
 
     async def seed(self, fields: dict[str, bytes]) -> None:

@@ -441,3 +441,53 @@ async def until_it_works(call: Any, *, timeout: float) -> Any:
         except (pymongo.errors.PyMongoError, TimeoutError):
             if time.monotonic() > deadline:
                 raise
+
+
+class WriteFilters(CommandListener):
+    """The filters of the update and findAndModify commands a client sends."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, dict[str, Any]]] = []
+
+    def started(self, event: CommandStartedEvent) -> None:
+        if event.command_name == "update":
+            self.sent += [("update", dict(update["q"])) for update in event.command["updates"]]
+        elif event.command_name == "findAndModify":
+            self.sent.append(("findAndModify", dict(event.command["query"])))
+
+    def succeeded(self, event: CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: CommandFailedEvent) -> None:
+        pass
+
+
+@pytest.mark.gen_test
+async def test_mongo_conditional_writes_filter_on_id_alone_where_updates_are_not_atomic(
+    open_store: Any, raw: Any
+) -> None:
+    """FerretDB 1.x (SQLite) looks a document up by index only for a filter on ``_id``
+    alone: any other filter decodes the whole collection.  There the store writes by
+    ``_id`` and checks the expiry of the document it replaced; elsewhere the filter
+    itself requires the document to be live."""
+    listener = WriteFilters()
+    async with open_store(client_options={"event_listeners": [listener]}) as store:
+        await store.save("k", record({"a": b"1"}))
+        listener.sent.clear()  # the save's own replace_one
+        later = time.time() + 600
+        assert await store.save_changes("k", Changes({"a": b"2"}), b"m", later)
+        assert await store.touch("k", later)
+        if store.atomic_updates:
+            assert [command for command, _ in listener.sent] == ["update", "update"]
+            assert all(set(query) == {"_id", "expires"} for _, query in listener.sent)
+        else:
+            assert listener.sent == [("findAndModify", {"_id": "k"})] * 2
+        loaded = await store.load("k")
+        assert loaded is not None and loaded.fields == {"a": b"2"}
+
+        # An expired document the server still holds: the write finds it, and it is gone after.
+        raw.insert_one({"_id": "old", "expires": past(), "meta": b"m", "data": {"a": b"1"}})
+        assert not await store.save_changes("old", Changes({"a": b"2"}), b"m", later)
+        assert not await store.touch("old", later)
+        assert raw.find_one({"_id": "old"}) is None
+        assert await store.load("old") is None

@@ -37,6 +37,8 @@ def escape_field(key: str) -> str:
 
 def unescape_field(name: str) -> str:
     """The session key stored under a field name: the inverse of :func:`escape_field`."""
+    if "%" not in name:  # the common case: nothing was escaped
+        return name
     if name == EMPTY_NAME:
         return ""
     return _ESCAPED.sub(lambda match: chr(int(match.group()[1:], 16)), name)

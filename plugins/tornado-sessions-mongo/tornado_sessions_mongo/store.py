@@ -16,7 +16,10 @@ two requests that changed different keys both keep their change, and a session
 destroyed meanwhile is not brought back.  A server whose updates are not atomic
 (FerretDB 1.x reads a document and writes it back as two steps) is detected on
 the first call; the store then serializes its own writes to each session, which
-keeps the guarantee among the requests of one process.
+keeps the guarantee among the requests of one process.  On such a server the
+conditional write filters on ``_id`` alone (FerretDB 1.x with SQLite decodes the
+whole collection for any other filter) with ``find_one_and_update``, and deletes at
+once a document whose replaced expiry shows it had already expired.
 
 Reading: ``load`` fetches the document by ``_id`` and checks it before handing
 anything over: ``meta`` and every ``data`` value must be binary data (BSON binary
@@ -58,6 +61,7 @@ driver keeps monitoring the server, and calls succeed again as soon as it is bac
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import contextvars
 import logging
@@ -137,6 +141,10 @@ class _Collection(Protocol):
     async def update_one(
         self, filter: Mapping[str, Any], update: Mapping[str, Any], /
     ) -> UpdateResult: ...
+
+    async def find_one_and_update(
+        self, filter: Mapping[str, Any], update: Mapping[str, Any], /
+    ) -> Mapping[str, Any] | None: ...
 
     async def delete_one(self, filter: Mapping[str, Any], /) -> DeleteResult: ...
 
@@ -224,12 +232,14 @@ def _record_of(doc: Mapping[str, Any], now: float) -> Record | None:
         raise CorruptRecordError(
             f"the session document's data is {_bson_type(data)}, not a sub-document"
         )
+    fields = {}
     for name, value in data.items():
         if type(value) is not bytes:
             raise CorruptRecordError(
                 f"the session document's data field {name[:64]!r} is {_bson_type(value)}, "
                 "not binary data"
             )
+        fields[unescape_field(name)] = value
     owner = doc.get("owner")
     if owner is not None and (type(owner) is not str or not 0 < len(owner) <= 128):
         raise CorruptRecordError(
@@ -238,7 +248,7 @@ def _record_of(doc: Mapping[str, Any], now: float) -> Record | None:
     if expires_at <= now:
         return None
     return Record(
-        fields={unescape_field(name): value for name, value in data.items()},
+        fields=fields,
         meta=meta,
         expires_at=expires_at,
         owner=owner,
@@ -274,25 +284,47 @@ def _cause(error: object, address: str) -> str:
 
 
 class _KeyLocks:
-    """One :class:`asyncio.Lock` per store key, dropped when nobody holds or awaits it."""
+    """Mutual exclusion per store key, first come first served; held only by the writers of a key.
+
+    An uncontended :meth:`acquire` records the key and returns without suspending;
+    a writer that finds the key held waits on a future of its own, which
+    :meth:`release` completes in arrival order.  A key is forgotten when its last
+    holder releases it, so the table holds only the keys being written.
+    """
 
     def __init__(self) -> None:
-        self._locks: dict[str, tuple[asyncio.Lock, list[int]]] = {}
+        #: key -> the writers waiting for it (the holder is not in the queue)
+        self._waiting: dict[str, collections.deque[asyncio.Future[None]]] = {}
 
-    @contextlib.asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[None]:
-        lock, users = self._locks.setdefault(key, (asyncio.Lock(), [0]))
-        users[0] += 1
+    async def acquire(self, key: str) -> None:
+        queue = self._waiting.get(key)
+        if queue is None:
+            self._waiting[key] = collections.deque()
+            return
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        queue.append(turn)
         try:
-            async with lock:
-                yield
-        finally:
-            users[0] -= 1
-            if not users[0]:
-                del self._locks[key]
+            await turn
+        except BaseException:
+            if turn.done() and not turn.cancelled():
+                # Handed the lock, then cancelled before running: pass it on.
+                self.release(key)
+            else:
+                with contextlib.suppress(ValueError):
+                    queue.remove(turn)
+            raise
+
+    def release(self, key: str) -> None:
+        queue = self._waiting[key]
+        while queue:
+            turn = queue.popleft()
+            if not turn.done():
+                turn.set_result(None)
+                return
+        del self._waiting[key]
 
     def __len__(self) -> int:
-        return len(self._locks)
+        return len(self._waiting)
 
 
 class MongoStore(Store):
@@ -480,8 +512,12 @@ class MongoStore(Store):
                     await self._prepare()
                 if write_to is None or not self.serialize_writes:
                     return await operation()
-                async with self._key_locks.hold(write_to):
+                locks = self._key_locks
+                await locks.acquire(write_to)
+                try:
                     return await operation()
+                finally:
+                    locks.release(write_to)
         except ServerSelectionTimeoutError as exc:
             raise self._unreachable(exc) from exc
         except TimeoutError as exc:
@@ -673,10 +709,36 @@ class MongoStore(Store):
                 lambda: self._coll.delete_one(_live(key, now)), write_to=key
             )
             return deleted.deleted_count == 1
-        result = await self._call(
-            lambda: self._coll.update_one(_live(key, now), update), write_to=key
-        )
-        return result.matched_count == 1
+
+        async def run() -> bool:
+            if self.atomic_updates is False:
+                return await self._update_by_id(key, now, update)
+            result = await self._coll.update_one(_live(key, now), update)
+            return result.matched_count == 1
+
+        return await self._call(run, write_to=key)
+
+    async def _update_by_id(self, key: str, now: datetime, update: Mapping[str, Any]) -> bool:
+        """``_update_live`` on FerretDB 1.x, whose SQLite backend looks a document up by
+        index only for a filter on ``_id`` alone: ``{_id, expires: {$gt: now}}`` would
+        decode every document of the collection on every write.
+
+        So the update filters on ``_id`` and returns the document as it was; one that
+        had expired (and that the cleanup task had not deleted yet) was brought back
+        by the update, and is deleted again at once, shielded from cancellation.  The
+        store serializes its writes to each key on these servers, so no write of this
+        process lands in between.
+        """
+        before = await self._coll.find_one_and_update({"_id": key}, update)
+        if before is None:
+            return False
+        try:
+            live = _from_date(before.get("expires")) > now.timestamp()
+        except CorruptRecordError:
+            live = False
+        if not live:
+            await asyncio.shield(self._coll.delete_one({"_id": key}))
+        return live
 
     async def owner_sessions(self, owner: str) -> list[OwnedSession]:
         """The live sessions of ``owner``, from the ``owner_1_expires_1`` index: one query."""
