@@ -142,10 +142,6 @@ class _Collection(Protocol):
         self, filter: Mapping[str, Any], update: Mapping[str, Any], /
     ) -> UpdateResult: ...
 
-    async def find_one_and_update(
-        self, filter: Mapping[str, Any], update: Mapping[str, Any], /
-    ) -> Mapping[str, Any] | None: ...
-
     async def delete_one(self, filter: Mapping[str, Any], /) -> DeleteResult: ...
 
     async def delete_many(self, filter: Mapping[str, Any], /) -> DeleteResult: ...
@@ -709,36 +705,10 @@ class MongoStore(Store):
                 lambda: self._coll.delete_one(_live(key, now)), write_to=key
             )
             return deleted.deleted_count == 1
-
-        async def run() -> bool:
-            if self.atomic_updates is False:
-                return await self._update_by_id(key, now, update)
-            result = await self._coll.update_one(_live(key, now), update)
-            return result.matched_count == 1
-
-        return await self._call(run, write_to=key)
-
-    async def _update_by_id(self, key: str, now: datetime, update: Mapping[str, Any]) -> bool:
-        """``_update_live`` on FerretDB 1.x, whose SQLite backend looks a document up by
-        index only for a filter on ``_id`` alone: ``{_id, expires: {$gt: now}}`` would
-        decode every document of the collection on every write.
-
-        So the update filters on ``_id`` and returns the document as it was; one that
-        had expired (and that the cleanup task had not deleted yet) was brought back
-        by the update, and is deleted again at once, shielded from cancellation.  The
-        store serializes its writes to each key on these servers, so no write of this
-        process lands in between.
-        """
-        before = await self._coll.find_one_and_update({"_id": key}, update)
-        if before is None:
-            return False
-        try:
-            live = _from_date(before.get("expires")) > now.timestamp()
-        except CorruptRecordError:
-            live = False
-        if not live:
-            await asyncio.shield(self._coll.delete_one({"_id": key}))
-        return live
+        result = await self._call(
+            lambda: self._coll.update_one(_live(key, now), update), write_to=key
+        )
+        return result.matched_count == 1
 
     async def owner_sessions(self, owner: str) -> list[OwnedSession]:
         """The live sessions of ``owner``, from the ``owner_1_expires_1`` index: one query."""
