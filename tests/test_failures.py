@@ -15,7 +15,8 @@ import tornado.web
 
 from tests.conftest import SECRET, Client, CountingStore
 from tests.handlers import HANDLERS
-from tornado_sessions import Record, SessionOptions, Store
+from tornado_sessions import Record, SessionOptions, Store, open_sessions
+from tornado_sessions.errors import StoreTimeoutError
 
 
 @pytest.mark.gen_test
@@ -105,6 +106,24 @@ async def test_store_slower_than_store_timeout_is_a_503(
     assert response.code == 503
     assert loop.time() - started < 2.0
     assert "took longer than 0.2s" in caplog.text
+
+
+class SelfTimingStore(HangingStore):
+    """Bounds its own calls (``enforces_timeout``) and gives up with ``TimeoutError``."""
+
+    enforces_timeout = True
+
+    async def load(self, key: str) -> Record | None:
+        raise TimeoutError
+
+
+@pytest.mark.gen_test
+async def test_a_store_that_bounds_its_own_calls_names_store_timeout_when_it_gives_up() -> None:
+    options = SessionOptions(secret=SECRET, store=SelfTimingStore(), store_timeout=0.3)
+    app = tornado.web.Application(HANDLERS, sessions=options)
+    runtime = await open_sessions(app, probe=False)
+    with pytest.raises(StoreTimeoutError, match=r"took longer than 0\.3s \(store_timeout\)"):
+        await runtime.call("load", runtime.store.load("key"), None)
 
 
 @pytest.mark.gen_test

@@ -128,7 +128,7 @@ class SessionRuntime:
             raise
         except TimeoutError as exc:
             error: StoreError = StoreTimeoutError(
-                f"session store {operation} took longer than {self._timeout}s "
+                f"session store {operation} took longer than {self.options.store_timeout}s "
                 f"(store_timeout) on {self.store!r}",
                 operation=operation,
             )

@@ -16,10 +16,9 @@ two requests that changed different keys both keep their change, and a session
 destroyed meanwhile is not brought back.  A server whose updates are not atomic
 (FerretDB 1.x reads a document and writes it back as two steps) is detected on
 the first call; the store then serializes its own writes to each session, which
-keeps the guarantee among the requests of one process.  On such a server the
-conditional write filters on ``_id`` alone (FerretDB 1.x with SQLite decodes the
-whole collection for any other filter) with ``find_one_and_update``, and deletes at
-once a document whose replaced expiry shows it had already expired.
+keeps the guarantee among the requests of one process.  Every server gets the
+same conditional ``update_one`` (so the tests, which run on FerretDB, exercise
+the write MongoDB gets).
 
 Reading: ``load`` fetches the document by ``_id`` and checks it before handing
 anything over: ``meta`` and every ``data`` value must be binary data (BSON binary
