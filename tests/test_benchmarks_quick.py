@@ -166,6 +166,10 @@ def test_targets_and_serializers(document: dict[str, Any]) -> None:
     ]
     for target in document["targets"]:
         assert target["ratio"] > 0 and isinstance(target["met"], bool)
+        assert target["reference"] == "bare"
+        assert target["fraction"] == pytest.approx(1 / target["ratio"])
+        assert target["met"] == (target["fraction"] >= target["goal"])
+    assert [t["goal"] for t in document["targets"]] == [0.97, 0.90, 0.85]
     assert [row["size"] for row in document["serializers"]] == SIZES
     for row in document["serializers"]:
         assert row["msgpack"]["bytes"] == row["size"]
@@ -223,7 +227,8 @@ def test_targets_are_printed_on_request(smoke: tuple[Path, str], tmp_path: Path)
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert "## Internal targets (developers)" in completed.stdout
-    assert "read 100 B:" in completed.stdout
+    assert "memory, read 100 B: " in completed.stdout
+    assert "of bare Tornado (goal ≥ 0.90)" in completed.stdout
 
 
 def test_not_different_marks_overlapping_neighbours() -> None:
