@@ -37,7 +37,6 @@ from .decide import (
     UPDATE,
     UPDATE_ALL,
     Cookie,
-    Facts,
     Write,
     decide,
 )
@@ -96,19 +95,11 @@ def plan_commit(
         session.created_at,
         options.absolute_timeout,
     )
-    facts = Facts(
-        stage,
-        bool(changes),
-        session.meta_changed,
-        not session.holds_keys,
-        session.had_data,
-        force,
-        session.touch_requested,
-        persistent(own_max_age, options.browser_session_cookie),
-        session.pending_cookie,
-        session.resign,
-        session.expires_at,
-        next_expiry,
+    facts = session.facts(
+        changes,
+        forced=force,
+        persistent=persistent(own_max_age, options.browser_session_cookie),
+        next_expiry=next_expiry,
     )
     write, cookie = decide(facts, runtime.rules)
     if write is NO_WRITE:

@@ -164,13 +164,6 @@ class Plan(NamedTuple):
 
 def decide(facts: Facts, rules: Rules) -> Plan:
     """The commit for ``facts`` under ``rules``; see the table in the module docstring."""
-    plan = _decide(facts, rules)
-    if plan.cookie is KEEP and facts.resign and facts.stage is STORED:
-        return Plan(plan.write, SET)
-    return plan
-
-
-def _decide(facts: Facts, rules: Rules) -> Plan:
     stage = facts.stage
     if stage is GONE:
         return Plan(NO_WRITE, CLEAR)
@@ -182,9 +175,9 @@ def _decide(facts: Facts, rules: Rules) -> Plan:
         raise ValueError(f"no commit for a session in stage {stage.value!r}")
     if rules.unset_destroy and facts.empty and facts.had_data:
         return Plan(DESTROY, CLEAR)
-    refresh = SET if facts.persistent or rules.rolling else KEEP
-    if facts.meta_changed:
-        refresh = SET
+    # A cookie signed by an older secret is re-sent, re-signed, when nothing else sends it.
+    otherwise = SET if facts.resign else KEEP
+    refresh = SET if facts.persistent or rules.rolling or facts.meta_changed else otherwise
     if facts.forced or rules.resave:
         return Plan(UPDATE_ALL, refresh)
     if facts.changed or facts.meta_changed:
@@ -192,4 +185,4 @@ def _decide(facts: Facts, rules: Rules) -> Plan:
     moved = facts.next_expiry - facts.expires_at
     if facts.touch_requested or (moved > 0 and moved >= rules.touch_after):
         return Plan(TOUCH, refresh)
-    return Plan(NO_WRITE, SET if rules.rolling else KEEP)
+    return Plan(NO_WRITE, SET if rules.rolling else otherwise)

@@ -37,7 +37,7 @@ from collections.abc import Iterator, Mapping, MutableMapping
 from typing import Any, NamedTuple, Protocol
 
 from .codec import ValueCodec
-from .decide import CLEAR, FINISHED, GONE, KEEP, NEW, STORED, Cookie, Stage
+from .decide import CLEAR, FINISHED, GONE, KEEP, NEW, STORED, Cookie, Facts, Stage
 from .errors import SerializationError, SessionFinishedError
 from .ids import MAX_OWNER_LENGTH, OwnerKey, session_handle
 from .meta import MAX_LIFETIME, Meta, pack_meta
@@ -546,29 +546,32 @@ class Session(MutableMapping[str, Any]):
         return self._handler
 
     @property
-    def meta_changed(self) -> bool:
-        """Whether ``set_max_age()`` (or an owner change) needs writing."""
-        return self._meta_changed
-
-    @property
     def owner_changed(self) -> bool:
         """Whether this request gave the session a new owner (not written yet)."""
         return self._owner_changed
 
-    @property
-    def holds_keys(self) -> bool:
-        """Whether the session has any key (without decoding any value)."""
-        return bool(self._values)
+    def facts(
+        self, changes: Changes, *, forced: bool, persistent: bool, next_expiry: float
+    ) -> Facts:
+        """What :func:`~tornado_sessions.decide.decide` needs of this session, now.
 
-    @property
-    def had_data(self) -> bool:
-        """Whether the record held keys when this request loaded it."""
-        return self._had_data
-
-    @property
-    def touch_requested(self) -> bool:
-        """Whether :meth:`touch` was called since the last write."""
-        return self._touch_requested
+        ``changes`` is what :meth:`changes` returned; the rest the commit computes
+        from the options.
+        """
+        return Facts(
+            self._stage,
+            bool(changes),
+            self._meta_changed,
+            not self._values,
+            self._had_data,
+            forced,
+            self._touch_requested,
+            persistent,
+            self._cookie,
+            self._resign,
+            self.expires_at,
+            next_expiry,
+        )
 
     @property
     def own_max_age(self) -> float | bool | None:
@@ -579,11 +582,6 @@ class Session(MutableMapping[str, Any]):
     def pending_cookie(self) -> Cookie:
         """What the response must tell the browser about the cookie, as decided so far."""
         return self._cookie
-
-    @property
-    def resign(self) -> bool:
-        """Whether the browser's cookie was signed by an older secret and needs re-signing."""
-        return self._resign
 
     @property
     def destroyed(self) -> bool:
