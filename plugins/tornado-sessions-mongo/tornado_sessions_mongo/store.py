@@ -60,7 +60,6 @@ driver keeps monitoring the server, and calls succeed again as soon as it is bac
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import contextvars
 import logging
@@ -279,47 +278,42 @@ def _cause(error: object, address: str) -> str:
 
 
 class _KeyLocks:
-    """Mutual exclusion per store key, first come first served; held only by the writers of a key.
+    """One :class:`asyncio.Lock` per store key, held only while the key is being written.
 
-    An uncontended :meth:`acquire` records the key and returns without suspending;
-    a writer that finds the key held waits on a future of its own, which
-    :meth:`release` completes in arrival order.  A key is forgotten when its last
-    holder releases it, so the table holds only the keys being written.
+    :class:`asyncio.Lock` gives what the writers of a key need: an uncontended
+    ``acquire`` returns without suspending, waiters get the lock in arrival order,
+    and one cancelled after its turn came passes it on.  A key's lock is dropped
+    when nobody holds or awaits it, so the table holds only the keys being written.
     """
 
     def __init__(self) -> None:
-        #: key -> the writers waiting for it (the holder is not in the queue)
-        self._waiting: dict[str, collections.deque[asyncio.Future[None]]] = {}
+        #: key -> its lock and how many writers hold or await it
+        self._locks: dict[str, tuple[asyncio.Lock, list[int]]] = {}
 
     async def acquire(self, key: str) -> None:
-        queue = self._waiting.get(key)
-        if queue is None:
-            self._waiting[key] = collections.deque()
-            return
-        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        queue.append(turn)
+        entry = self._locks.get(key)
+        if entry is None:
+            entry = self._locks[key] = (asyncio.Lock(), [0])
+        lock, users = entry
+        users[0] += 1
         try:
-            await turn
+            await lock.acquire()
         except BaseException:
-            if turn.done() and not turn.cancelled():
-                # Handed the lock, then cancelled before running: pass it on.
-                self.release(key)
-            else:
-                with contextlib.suppress(ValueError):
-                    queue.remove(turn)
+            self._leave(key, users)
             raise
 
     def release(self, key: str) -> None:
-        queue = self._waiting[key]
-        while queue:
-            turn = queue.popleft()
-            if not turn.done():
-                turn.set_result(None)
-                return
-        del self._waiting[key]
+        lock, users = self._locks[key]
+        lock.release()
+        self._leave(key, users)
+
+    def _leave(self, key: str, users: list[int]) -> None:
+        users[0] -= 1
+        if not users[0]:
+            del self._locks[key]
 
     def __len__(self) -> int:
-        return len(self._waiting)
+        return len(self._locks)
 
 
 class MongoStore(Store):
