@@ -55,7 +55,7 @@ from .errors import (
 from .loading import load_session
 from .runtime import SessionRuntime
 from .session import Session
-from .startup import already_reported, failure_log, runtime_for_request, session_runtime
+from .startup import already_reported, failure_log, runtime_for_request
 
 if TYPE_CHECKING:
     from tornado.web import RequestHandler as _HandlerBase
@@ -105,9 +105,7 @@ class SessionMixin(_HandlerBase):
                 "get_session() after finish(): the response is finished, so nothing "
                 "done to a session now could reach the store or the cookie"
             )
-        runtime = session_runtime(self.application) or await runtime_for_request(
-            self.application
-        )
+        runtime = await runtime_for_request(self.application)
         session = await load_session(runtime, self, renew=not self._session_flushed)
         if self._session is not None:  # another coroutine of this handler won the race
             return self._session

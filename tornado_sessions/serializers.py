@@ -187,9 +187,7 @@ class MsgpackSerializer:
         if self.max_bytes is not None and len(data) > self.max_bytes:
             raise ValueError(f"serialized value of {len(data)} bytes exceeds {self.max_bytes}")
         try:
-            return msgpack.unpackb(
-                data, raw=False, strict_map_key=True, use_list=True, ext_hook=self._top_ext_hook
-            )
+            return self._unpack(data, self._top_ext_hook)
         except ValueError:
             raise
         except Exception as exc:  # msgpack and the constructors raise other types too
