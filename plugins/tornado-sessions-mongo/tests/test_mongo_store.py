@@ -363,7 +363,7 @@ async def test_mongo_cleanup_task_deletes_expired_documents_and_stops_on_close(
             what="the cleanup task to delete the expired document",
         )
         assert raw.find_one({"_id": "live"}) is not None
-        task = store._cleanup_task
+        task = store._cleanup.task
         await store.close()
         assert task is not None and task.done() and not store.cleanup_running
         await store.close()  # idempotent

@@ -61,7 +61,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import logging
 import math
 import os
@@ -87,6 +86,7 @@ from pymongo.results import DeleteResult, UpdateResult
 from tornado_sessions.errors import ConfigurationError, CorruptRecordError
 from tornado_sessions.record import Changes, OwnedSession, Record
 from tornado_sessions.stores.base import Store
+from tornado_sessions.stores.purging import PeriodicPurge
 
 from .fields import escape_field, unescape_field
 from .urls import DEFAULT_COLLECTION, DEFAULT_DATABASE, parse_store_url, timeout_options
@@ -408,7 +408,12 @@ class MongoStore(Store):
         self._prepared = False
         self._prepare_lock = asyncio.Lock()
         self._key_locks = _KeyLocks()
-        self._cleanup_task: asyncio.Task[None] | None = None
+        self._cleanup = PeriodicPurge(
+            self.purge_expired,
+            interval=self.cleanup_interval,
+            what=self._coll.full_name,
+            logger=logger,
+        )
 
     @classmethod
     def from_url(cls, url: str, *, timeout: float) -> MongoStore:
@@ -594,7 +599,7 @@ class MongoStore(Store):
             with contextlib.suppress(OperationFailure):
                 await coll.create_index([("expires", 1)], name="expires_1")
             self.ttl_index = False
-            self._start_cleanup()
+            self._cleanup.start()
         else:
             self.ttl_index = True
 
@@ -609,30 +614,10 @@ class MongoStore(Store):
             for spec in indexes.values()
         )
 
-    def _start_cleanup(self) -> None:
-        if self._cleanup_task is None or self._cleanup_task.done():
-            # A fresh context: nothing of the caller's (its deadline, say) follows the task.
-            self._cleanup_task = asyncio.get_running_loop().create_task(
-                self._cleanup_loop(),
-                name=f"tornado-sessions-mongo cleanup of {self._coll.full_name}",
-                context=contextvars.Context(),
-            )
-
-    async def _cleanup_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.cleanup_interval)
-            try:
-                await self.purge_expired()
-            except Exception:
-                # A background task has no caller to raise to; the next pass retries.
-                logger.warning(
-                    "deleting expired sessions from %s failed", self._coll.full_name, exc_info=True
-                )
-
     @property
     def cleanup_running(self) -> bool:
         """Whether the cleanup task (the fallback for a missing TTL index) is running."""
-        return self._cleanup_task is not None and not self._cleanup_task.done()
+        return self._cleanup.running
 
     # -- the contract -----------------------------------------------------------
 
@@ -755,10 +740,7 @@ class MongoStore(Store):
 
         Idempotent, and allowed on a store that was never opened.
         """
-        task, self._cleanup_task = self._cleanup_task, None
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        await self._cleanup.stop()
         client, self._owned_client = self._owned_client, None
         if client is not None:
             await client.close()

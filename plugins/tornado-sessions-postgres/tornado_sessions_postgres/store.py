@@ -34,7 +34,6 @@ asyncpg is imported by :meth:`PostgresStore.open`, not when this module is.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import importlib
 import logging
 import math
@@ -45,6 +44,7 @@ from typing import Any
 from tornado_sessions.errors import ConfigurationError, CorruptRecordError
 from tornado_sessions.record import Changes, OwnedSession, Record
 from tornado_sessions.stores.base import Store
+from tornado_sessions.stores.purging import PeriodicPurge
 
 from .fields import decode_fields, decode_owner, encode_fields, encode_names
 from .schema import SCHEMA_VERSION, Statements, create_script
@@ -130,7 +130,9 @@ class PostgresStore(Store):
             raise ConfigurationError("PostgresStore purge_batch must be at least 1")
         self.timeout = timeout
         self._sql = Statements.for_table(self.table)
-        self._purger: asyncio.Task[None] | None = None
+        self._purger = PeriodicPurge(
+            self.purge_expired, interval=self.purge_interval, what=str(self.table), logger=logger
+        )
         self._opened = False
         self._closed = False
 
@@ -203,24 +205,13 @@ class PostgresStore(Store):
             )
         self._opened = True
         if self.purge_interval > 0:
-            self._purger = asyncio.get_running_loop().create_task(self._purge_forever())
-
-    async def _purge_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self.purge_interval)
-            try:
-                await self.purge_expired()
-            except Exception:  # the next run tries again
-                logger.warning("purging expired sessions from %s failed", self.table, exc_info=True)
+            self._purger.start()
 
     async def close(self) -> None:
         if self._closed:
             return
         self._closed = True
-        if self._purger is not None:
-            self._purger.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._purger
+        await self._purger.stop()
         if self._owns_pool and self._pool is not None:
             await self._pool.close()
 

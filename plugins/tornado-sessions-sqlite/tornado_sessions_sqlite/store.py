@@ -36,8 +36,6 @@ aiosqlite is imported by :meth:`SQLiteStore.open`, not when this module is.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import importlib
 import logging
 import math
@@ -48,6 +46,7 @@ from typing import Any
 from tornado_sessions.errors import ConfigurationError, CorruptRecordError
 from tornado_sessions.record import Changes, OwnedSession, Record
 from tornado_sessions.stores.base import Store
+from tornado_sessions.stores.purging import PeriodicPurge
 
 from .fields import decode_fields, decode_owner, encode_fields, encode_patch
 from .urls import check_table_name, parse_url
@@ -141,7 +140,9 @@ class SQLiteStore(Store):
         self._clear = f"DELETE FROM {t}"
         self._version = f'SELECT max(version) FROM "{self.table}_schema"'
         self._conn: Any = None
-        self._purger: asyncio.Task[None] | None = None
+        self._purger = PeriodicPurge(
+            self.purge_expired, interval=self.purge_interval, what=str(self.path), logger=logger
+        )
         self._closed = False
 
     @classmethod
@@ -201,24 +202,13 @@ class SQLiteStore(Store):
                 f"this release of tornado-sessions-sqlite reads version {SCHEMA_VERSION}"
             )
         if self.purge_interval > 0:
-            self._purger = asyncio.get_running_loop().create_task(self._purge_forever())
-
-    async def _purge_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self.purge_interval)
-            try:
-                await self.purge_expired()
-            except Exception:  # the next run tries again
-                logger.warning("purging expired sessions from %s failed", self.path, exc_info=True)
+            self._purger.start()
 
     async def close(self) -> None:
         if self._closed:
             return
         self._closed = True
-        if self._purger is not None:
-            self._purger.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._purger
+        await self._purger.stop()
         if self._conn is not None:
             await self._conn.close()
 
