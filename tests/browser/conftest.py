@@ -36,7 +36,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import ssl
 import subprocess
 import sys
@@ -51,6 +50,8 @@ import pytest
 import tornado.httpserver
 import tornado.netutil
 import tornado.web
+
+from tornado_sessions.testing.servers import free_port
 
 try:
     from playwright.sync_api import Error as PlaywrightError
@@ -609,13 +610,6 @@ def make_certificate(directory: Path) -> Certificate:
         capture_output=True,
     ).stdout
     return Certificate(cert, key, base64.b64encode(hashlib.sha256(spki).digest()).decode())
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class ScriptServer(AppEndpoint):

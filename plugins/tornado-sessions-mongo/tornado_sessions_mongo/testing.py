@@ -20,15 +20,16 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
 from typing import Any, NoReturn
 
 import pymongo
-import pytest
 from pymongo.errors import PyMongoError
+
+from tornado_sessions.testing import servers
+from tornado_sessions.testing.servers import free_port
 
 ENV_URL = "TORNADO_SESSIONS_MONGO_URL"
 ENV_BINARY = "TORNADO_SESSIONS_FERRETDB"
@@ -41,9 +42,7 @@ STARTUP_TIMEOUT = 60.0
 
 def unavailable(reason: str) -> NoReturn:
     """No server: a failure on CI, a skip (with the reason) elsewhere."""
-    if os.environ.get("CI"):
-        pytest.fail(f"no MongoDB-protocol server for the tests: {reason}", pytrace=False)
-    pytest.skip(f"no MongoDB-protocol server: {reason}")
+    servers.unavailable(f"no MongoDB-protocol server: {reason}")
 
 
 def _gopath_bin() -> Path:
@@ -86,14 +85,6 @@ def find_ferretdb() -> str:
         first_line = ((probe.stderr or probe.stdout).strip().splitlines() or [""])[0]
         problems.append(f"{candidate}: exits with {probe.returncode}: {first_line}")
     unavailable(f"no working FerretDB ({'; '.join(problems)}); {INSTALL_HINT}")
-
-
-def free_port() -> int:
-    """A loopback TCP port that was free a moment ago."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class FerretDB:

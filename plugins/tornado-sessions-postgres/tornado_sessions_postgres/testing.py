@@ -28,41 +28,16 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import pytest
 
+from tornado_sessions.testing.servers import free_port, poll, unavailable
+
 READY_TIMEOUT = 30.0
-POLL_INTERVAL = 0.02
-
-
-def poll(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    """Call ``condition`` until it is true; fail naming ``what`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}", pytrace=False)
-        time.sleep(POLL_INTERVAL)
-
-
-def free_port() -> int:
-    """A loopback TCP port that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def unavailable(reason: str) -> NoReturn:
-    """No server for the test: a failure when ``$CI`` is set, a skip (with the reason) elsewhere."""
-    if os.environ.get("CI"):
-        pytest.fail(f"CI is set and {reason}", pytrace=False)
-    pytest.skip(reason)
 
 
 def postgres_bin_dir() -> Path:

@@ -36,7 +36,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
@@ -44,25 +44,10 @@ from typing import Any, NoReturn
 import pytest
 import redis
 
+from tornado_sessions.testing.servers import POLL_INTERVAL, free_port, poll
+
 READY_TIMEOUT = 15.0
-POLL_INTERVAL = 0.02
 CLUSTER_SLOTS = 16384
-
-
-def poll(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    """Call ``condition`` until it is true; fail naming ``what`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}", pytrace=False)
-        time.sleep(POLL_INTERVAL)
-
-
-def free_port() -> int:
-    """A loopback TCP port that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def unavailable(reason: str) -> NoReturn:
