@@ -13,8 +13,10 @@ parent reads that line, so it never has to wait for readiness by sleeping.
 It also builds the *client floor* for the store's kind (:class:`benchmarks.app.Floor`):
 the raw calls a session needs, made through the store's own driver without the
 session layer (memory: a dict; Redis: ``HGETALL`` and ``HSET`` on the store's
-redis-py client; MongoDB: ``find_one`` and ``update_one`` on a sibling collection
-of the store's, through its PyMongo client).  The ready line says whether the
+client; MongoDB: ``find_one`` and ``update_one`` in the store's collection,
+through its PyMongo client; PostgreSQL and SQLite: a ``SELECT`` and an ``UPDATE``
+merging one field, on a table of the sessions table's shape, through the store's
+asyncpg pool or aiosqlite connection).  The ready line says whether the
 store has a floor (``"floor": true``); a store of another kind has none.
 
 It runs until its standard input is closed (so it cannot outlive the suite),
@@ -36,6 +38,7 @@ import tornado.httpserver
 import tornado.netutil
 
 from tornado_sessions import MsgpackSerializer, Store, create_store
+from tornado_sessions.stores.json_fields import encode_fields
 
 from .app import BenchState, Floor, MemoryFloor, make_app
 from .counting import CountingStore
@@ -114,6 +117,80 @@ class MongoFloor:
         await self.collection.delete_one({"_id": self.key})
 
 
+class PostgresFloor:
+    """PostgreSQL: ``SELECT`` (read) and ``SELECT`` + ``UPDATE`` of one field (write).
+
+    Through the store's asyncpg pool, on a table of its own with the sessions
+    table's ``key`` and ``fields`` columns (``jsonb``, the same JSON encoding of the
+    fields), created by :meth:`seed` and dropped by :meth:`close`.  The write
+    merges one field as the store's delta write does (``fields || $2``), without
+    its expiry, meta and owner columns.
+    """
+
+    def __init__(self, pool: Any, table: str) -> None:
+        self.pool = pool
+        self.table = f'"{table}_floor_{secrets.token_hex(4)}"'
+
+    async def seed(self, fields: dict[str, bytes]) -> None:
+        await self.pool.execute(
+            f"CREATE TABLE {self.table} (key text PRIMARY KEY, fields jsonb NOT NULL)"
+        )
+        await self.pool.execute(
+            f"INSERT INTO {self.table} VALUES ('floor', $1::jsonb)", encode_fields(fields)
+        )
+
+    async def read(self) -> object:
+        return await self.pool.fetchrow(
+            f"SELECT fields::text FROM {self.table} WHERE key = 'floor'"
+        )
+
+    async def write(self, field: str, value: bytes) -> None:
+        await self.pool.execute(
+            f"UPDATE {self.table} SET fields = fields || $1::jsonb WHERE key = 'floor'",
+            encode_fields({field: value}),
+        )
+
+    async def close(self) -> None:
+        await self.pool.execute(f"DROP TABLE IF EXISTS {self.table}")
+
+
+class SQLiteFloor:
+    """SQLite: ``SELECT`` (read) and ``SELECT`` + ``UPDATE`` of one field (write).
+
+    Through the store's aiosqlite connection, on a table of its own with the
+    sessions table's ``key`` and ``fields`` columns, created by :meth:`seed` and
+    dropped by :meth:`close`; the write applies a one-field JSON merge patch
+    (``json_patch``), as the store's delta write does.
+    """
+
+    def __init__(self, connection: Any, table: str) -> None:
+        self.connection = connection
+        self.table = f'"{table}_floor_{secrets.token_hex(4)}"'
+
+    async def seed(self, fields: dict[str, bytes]) -> None:
+        await self.connection.execute(
+            f"CREATE TABLE {self.table} (key TEXT PRIMARY KEY, fields TEXT NOT NULL)"
+        )
+        await self.connection.execute(
+            f"INSERT INTO {self.table} VALUES ('floor', ?)", (encode_fields(fields),)
+        )
+
+    async def read(self) -> object:
+        async with self.connection.execute(
+            f"SELECT fields FROM {self.table} WHERE key = 'floor'"
+        ) as cursor:
+            return await cursor.fetchone()
+
+    async def write(self, field: str, value: bytes) -> None:
+        await self.connection.execute(
+            f"UPDATE {self.table} SET fields = json_patch(fields, ?) WHERE key = 'floor'",
+            (encode_fields({field: value}),),
+        )
+
+    async def close(self) -> None:
+        await self.connection.execute(f"DROP TABLE IF EXISTS {self.table}")
+
+
 def make_floor(store: Store, scheme: str) -> Floor | None:
     """The client floor for ``store``'s kind, or ``None`` for a kind the suite does not know."""
     key = f"bench-floor-{secrets.token_hex(8)}"
@@ -124,12 +201,17 @@ def make_floor(store: Store, scheme: str) -> Floor | None:
         return RedisFloor(driver.client, driver.redis_key(key))
     if scheme.startswith("mongodb"):
         return MongoFloor(driver.collection, key)
+    if scheme in ("postgresql", "postgres"):
+        return PostgresFloor(driver.pool, driver.table)
+    if scheme == "sqlite":
+        return SQLiteFloor(driver.connection, driver.table)
     return None
 
 
 async def serve(spec: dict[str, Any]) -> None:
     """Serve the benchmark application as ``spec`` says, until stdin closes."""
     inner = create_store(spec["store"], timeout=2.0)
+    await inner.open()  # the SQL stores' pool or connection, which their floors use
     floor = make_floor(inner, spec["store"].split("://", 1)[0].lower())
     state = BenchState(CountingStore(inner), race_io=float(spec.get("race_io", 0.001)))
     if floor is not None:
