@@ -106,6 +106,9 @@ class CountingStore(Store):
         finally:
             self._done("save_changes", started)
 
+    async def open(self) -> None:
+        await self.inner.open()
+
     async def clear(self) -> None:
         await self.inner.clear()
 
