@@ -204,6 +204,28 @@ def test_a_database_number_or_no_path_is_accepted(path):
     assert isinstance(RedisStore.from_url(f"redis://h:1{path}", timeout=1.0), RedisStore)
 
 
+@pytest.mark.parametrize(
+    "url", ["redis://h:1/2?db=5", "redis://h:1/?db=1&db=2", "rediss://h:1/0?db=3"]
+)
+def test_a_url_naming_two_databases_is_refused(url):
+    # redis-py would let ?db= win over the path without a word.
+    with pytest.raises(ConfigurationError, match="more than one database"):
+        RedisStore.from_url(url, timeout=1.0)
+
+
+@pytest.mark.parametrize(
+    ("url", "db"), [("redis://h:1/4?db=4", 4), ("redis://h:1?db=7", 7), ("unix:///s?db=2", 2)]
+)
+def test_a_database_named_once_or_twice_alike_is_the_one_selected(url, db):
+    store = RedisStore.from_url(url, timeout=1.0)
+    assert store.client.settings.db == db
+
+
+def test_a_db_option_that_is_not_a_number_is_refused():
+    with pytest.raises(ConfigurationError, match="not a database number"):
+        RedisStore.from_url("redis://h:1?db=sessions", timeout=1.0)
+
+
 def test_discovering_the_plugin_does_not_import_redis_py():
     # A fresh interpreter: the plugin module is found and asked for its schemes, a
     # memory:// store is built, and redis-py is still not imported; building a

@@ -14,8 +14,9 @@ reaches redis-py) and the redis-py options the store passes on
 :class:`~tornado_sessions.errors.ConfigurationError` that lists the valid ones,
 raised when the store is built: a misspelt ``?prefx=`` must not quietly become
 the default prefix.  ``decode_responses`` is refused: session values are bytes.
-So are socket timeouts of zero or less, and a path that is not a database number
-(redis-py would quietly use database 0 for ``redis://host/sessions``).
+So are socket timeouts of zero or less, a path that is not a database number
+(redis-py would quietly use database 0 for ``redis://host/sessions``), and a URL
+naming two databases (``redis://host/2?db=5``: redis-py would quietly use 5).
 
 The client a single-node URL builds is the plugin's own
 :class:`~tornado_sessions_redis.multiplexed.MultiplexedClient` (one connection,
@@ -189,6 +190,27 @@ def _check_database(path: str) -> None:
         )
 
 
+def _check_one_database(path: str, options: list[tuple[str, str]]) -> None:
+    """A URL names its database once: ``redis://host/2?db=5`` is refused, not read as 5.
+
+    redis-py lets ``?db=`` win over the path without a word, so a URL edited in one
+    place and not the other would quietly put the sessions in another database.
+    """
+    named = [path.strip("/")] if path.strip("/") else []
+    named += [value.strip() for name, value in options if name == "db"]
+    try:
+        numbers = {int(value) for value in named}
+    except ValueError:
+        raise ConfigurationError(
+            f"Redis store URL option db={named[-1]!r} is not a database number"
+        ) from None
+    if len(numbers) > 1:
+        raise ConfigurationError(
+            f"the Redis store URL names more than one database ({', '.join(named)}, in its "
+            "path and ?db=): keep one"
+        )
+
+
 def parse_url(url: str, *, cluster: bool | None = None) -> ParsedURL:
     """Split a store URL; raise :class:`ConfigurationError` for what cannot work.
 
@@ -231,6 +253,7 @@ def parse_url(url: str, *, cluster: bool | None = None) -> ParsedURL:
         raise ConfigurationError("Redis Cluster cannot be reached over a unix:// socket")
     if client_scheme != "unix":
         _check_database(parts.path)
+    _check_one_database(parts.path if client_scheme != "unix" else "", rest)
     if client is None:
         client = "redis-py" if any(name in REDIS_PY_OPTIONS for name, _ in rest) else CLIENTS[0]
     query = urlencode(rest)
