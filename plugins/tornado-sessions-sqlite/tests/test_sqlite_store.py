@@ -136,7 +136,10 @@ async def test_hostile_field_names_round_trip_exactly(sqlite_url):
 
 
 @pytest.mark.gen_test
-@pytest.mark.parametrize("fields", ["[]", "not json", '{"zz": "AA=="}', '{"61": 5}'])
+@pytest.mark.parametrize(
+    "fields",
+    ["[]", "not json", '{"zz": "AA=="}', '{"61": 5}', '{"61": "Kg E="}', '{"61": "\u00e9"}'],
+)
 async def test_a_row_this_store_did_not_write_is_a_corrupt_record(sqlite_url, sqlite_path, fields):
     store = await opened(sqlite_url)
     try:
