@@ -7,7 +7,8 @@ the application's ``sessions`` setting, and holds:
 - the validated options and the rules :func:`~tornado_sessions.decide.decide` reads;
 - the store, already opened, and :meth:`SessionRuntime.call`, the only way any
   part of the core talks to it: it bounds the call by ``store_timeout`` (unless
-  the store bounds its own calls), turns a failure into
+  the store bounds its own calls; one timer for all calls, see
+  :mod:`tornado_sessions.stores.timeouts`), turns a failure into
   :class:`~tornado_sessions.errors.StoreError` with the driver's exception
   chained, and tells the observers;
 - the serializer, the cookie signer (:class:`~tornado_sessions.tokens.Tokens`) and
@@ -21,7 +22,6 @@ modules: :mod:`tornado_sessions.loading` (cookie -> record -> session) and
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Awaitable
@@ -38,6 +38,7 @@ from .observers import Observers
 from .options import SessionOptions
 from .serializers import Serializer
 from .stores.base import Store
+from .stores.timeouts import SharedTimeout
 from .tokens import Tokens
 
 __all__ = ["SessionRuntime"]
@@ -99,7 +100,7 @@ class SessionRuntime:
             unset_destroy=options.unset == "destroy",
             touch_after=options.touch_after,
         )
-        self._timeout = None if store.enforces_timeout else options.store_timeout
+        self._timeout = None if store.enforces_timeout else SharedTimeout(options.store_timeout)
         #: the store's URL scheme, or its class name: what observers are told
         self.scheme = (
             urlsplit(options.store).scheme.lower()
@@ -122,8 +123,7 @@ class SessionRuntime:
             if self._timeout is None:
                 result = await awaitable
             else:
-                async with asyncio.timeout(self._timeout):
-                    result = await awaitable
+                result = await self._timeout.run(awaitable)
         except CorruptRecordError:
             raise
         except TimeoutError as exc:

@@ -47,7 +47,8 @@ imported here; its objects are recognised once Motor has been loaded by the call
 This module imports PyMongo; the package imports it only when a store is built.
 
 Timeouts and unreachable servers: with ``timeout`` set (the core passes
-``SessionOptions.store_timeout``), every call is bounded by :func:`asyncio.timeout`.
+``SessionOptions.store_timeout``), every call is bounded by it, with one timer for
+all calls (:class:`~tornado_sessions.stores.timeouts.SharedTimeout`).
 A client the store creates from a URL gets ``serverSelectionTimeoutMS`` and
 ``connectTimeoutMS`` of half that, so a server that cannot be reached fails in
 half the store timeout with an error that names the host and the cause
@@ -87,6 +88,7 @@ from tornado_sessions.errors import ConfigurationError, CorruptRecordError
 from tornado_sessions.record import Changes, OwnedSession, Record
 from tornado_sessions.stores.base import Store
 from tornado_sessions.stores.purging import PeriodicPurge
+from tornado_sessions.stores.timeouts import SharedTimeout
 
 from .fields import escape_field, unescape_field
 from .urls import DEFAULT_COLLECTION, DEFAULT_DATABASE, parse_store_url, timeout_options
@@ -362,6 +364,8 @@ class MongoStore(Store):
         #: Seconds every store call may take; ``None`` if unbounded by the store.
         self.timeout = timeout
         self.enforces_timeout = timeout is not None
+        #: Bounds every call, with one timer for all of them.
+        self._shared_timeout = SharedTimeout(timeout) if timeout is not None else None
         self._owned_client: AsyncMongoClient[dict[str, Any]] | None = None
         #: The URL's hosts (no credentials), for messages; ``None`` for a client.
         self._seeds: str | None = None
@@ -501,21 +505,27 @@ class MongoStore(Store):
         ``write_to``: the key a write goes to, for :attr:`serialize_writes`.
         """
         try:
-            async with asyncio.timeout(self.timeout):
-                if not self._prepared:
-                    await self._prepare()
-                if write_to is None or not self.serialize_writes:
-                    return await operation()
-                locks = self._key_locks
-                await locks.acquire(write_to)
-                try:
-                    return await operation()
-                finally:
-                    locks.release(write_to)
+            if self._shared_timeout is None:
+                return await self._when_prepared(operation, write_to)
+            return await self._shared_timeout.run(self._when_prepared(operation, write_to))
         except ServerSelectionTimeoutError as exc:
             raise self._unreachable(exc) from exc
         except TimeoutError as exc:
             raise self._no_answer() from exc
+
+    async def _when_prepared(
+        self, operation: Callable[[], Awaitable[T]], write_to: str | None
+    ) -> T:
+        if not self._prepared:
+            await self._prepare()
+        if write_to is None or not self.serialize_writes:
+            return await operation()
+        locks = self._key_locks
+        await locks.acquire(write_to)
+        try:
+            return await operation()
+        finally:
+            locks.release(write_to)
 
     async def _prepare(self) -> None:
         """Learn what the server can do, and create the TTL index (once)."""

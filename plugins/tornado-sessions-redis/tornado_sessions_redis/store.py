@@ -92,7 +92,8 @@ Timeouts: with ``timeout`` set, every call is bounded by it (the store raises
 :class:`TimeoutError`) and ``enforces_timeout`` is true.  The store's own client
 bounds each command itself (one timer per connection rather than an
 ``asyncio.timeout`` per call, which costs about as much CPU as the rest of a
-load); any other client is bounded by ``asyncio.timeout``.  A script the server
+load); calls on any other client are bounded by one timer for all of them
+(:class:`~tornado_sessions.stores.timeouts.SharedTimeout`).  A script the server
 has lost (``NOSCRIPT``, then ``EVAL``) is two commands, each so bounded.  A client
 the store builds itself also gets the timeout as its socket timeouts, so a dead
 connection is dropped and the next call reconnects.
@@ -133,6 +134,7 @@ from tornado_sessions.errors import ConfigurationError, CorruptRecordError
 from tornado_sessions.meta import MAX_LIFETIME, MAX_META_BYTES
 from tornado_sessions.record import Changes, OwnedSession, Record
 from tornado_sessions.stores.base import Store
+from tornado_sessions.stores.timeouts import SharedTimeout
 
 from .multiplexed import ConnectionSettings, MultiplexedClient
 from .scripts import (
@@ -300,7 +302,13 @@ class RedisStore(Store):
         self.address: str = parsed.address if isinstance(client, str) else _address(self._client)
         #: The client bounds each command by ``timeout`` itself: no ``asyncio.timeout``
         #: per call (see :mod:`tornado_sessions_redis.multiplexed`).
-        self._bounded = timeout is None or _bounds_commands(self._client, timeout)
+        #: For a client that does not bound each command itself (redis-py, a cluster),
+        #: every call is bounded here, with one timer for all of them.
+        self._shared_timeout = (
+            SharedTimeout(timeout)
+            if timeout is not None and not _bounds_commands(self._client, timeout)
+            else None
+        )
         self._closed = False
 
     @classmethod
@@ -377,10 +385,9 @@ class RedisStore(Store):
     async def _call(self, operation: str, redis_key: bytes | None, call: Awaitable[_T]) -> _T:
         """Await one call, bounded by the timeout; every failure says where and why."""
         try:
-            if self._bounded:
+            if self._shared_timeout is None:
                 return await call
-            async with asyncio.timeout(self.timeout):
-                return await call
+            return await self._shared_timeout.run(call)
         except (CorruptRecordError, ConfigurationError, StopAsyncIteration):
             raise
         except TimeoutError as exc:  # the store's own bound
