@@ -221,9 +221,14 @@ def test_a_database_named_once_or_twice_alike_is_the_one_selected(url, db):
     assert store.client.settings.db == db
 
 
-def test_a_db_option_that_is_not_a_number_is_refused():
-    with pytest.raises(ConfigurationError, match="not a database number"):
-        RedisStore.from_url("redis://h:1?db=sessions", timeout=1.0)
+@pytest.mark.parametrize(
+    "query", ["db=sessions", "db=", "db=-1", "db=%203", "db=1_000", "db=%D9%A1", "db=x&db=3"]
+)
+def test_a_db_option_that_is_not_a_database_number_is_refused(query):
+    # As a path that is not one is: digits 0-9 only.
+    with pytest.raises(ConfigurationError, match="not a database number") as raised:
+        RedisStore.from_url(f"redis://h:1/?{query}", timeout=1.0)
+    assert "'3'" not in str(raised.value), "the valid value is not the one named"
 
 
 def test_discovering_the_plugin_does_not_import_redis_py():

@@ -14,9 +14,9 @@ reaches redis-py) and the redis-py options the store passes on
 :class:`~tornado_sessions.errors.ConfigurationError` that lists the valid ones,
 raised when the store is built: a misspelt ``?prefx=`` must not quietly become
 the default prefix.  ``decode_responses`` is refused: session values are bytes.
-So are socket timeouts of zero or less, a path that is not a database number
-(redis-py would quietly use database 0 for ``redis://host/sessions``), and a URL
-naming two databases (``redis://host/2?db=5``: redis-py would quietly use 5).
+So are socket timeouts of zero or less, a path or ``?db=`` that is not a database
+number (redis-py would quietly use database 0 for ``redis://host/sessions``), and a
+URL naming two databases (``redis://host/2?db=5``: redis-py would quietly use 5).
 
 The client a single-node URL builds is the plugin's own
 :class:`~tornado_sessions_redis.multiplexed.MultiplexedClient` (one connection,
@@ -197,13 +197,15 @@ def _check_one_database(path: str, options: list[tuple[str, str]]) -> None:
     place and not the other would quietly put the sessions in another database.
     """
     named = [path.strip("/")] if path.strip("/") else []
-    named += [value.strip() for name, value in options if name == "db"]
-    try:
-        numbers = {int(value) for value in named}
-    except ValueError:
-        raise ConfigurationError(
-            f"Redis store URL option db={named[-1]!r} is not a database number"
-        ) from None
+    for name, value in options:
+        if name != "db":
+            continue
+        if not (value.isascii() and value.isdigit()):
+            raise ConfigurationError(
+                f"Redis store URL option db={value!r} is not a database number (0, 1, ...)"
+            )
+        named.append(value)
+    numbers = {int(value) for value in named}
     if len(numbers) > 1:
         raise ConfigurationError(
             f"the Redis store URL names more than one database ({', '.join(named)}, in its "
