@@ -14,7 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+
+from tornado_sessions.options import redact_url
 
 __all__ = ["describe_machine", "redact_url"]
 
@@ -31,18 +32,6 @@ PACKAGES = (
     "motor",
     "matplotlib",
 )
-
-
-def redact_url(url: str) -> str:
-    """``url`` with any password replaced by ``***``."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    netloc = f"{parts.username or ''}:***@{host}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 def _cpu_model() -> str:

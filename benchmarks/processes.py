@@ -18,6 +18,8 @@ import sys
 from pathlib import Path
 from typing import IO, Any
 
+from tornado_sessions.options import redact_url
+
 __all__ = ["ChildError", "LoadGeneratorProcess", "ServerProcess", "pick_cpus"]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,9 +86,8 @@ class ServerProcess:
             cwd=ROOT,
         )
         assert self.process.stdout is not None
-        line = _read_line(
-            self.process, self.process.stdout, START_TIMEOUT, log, f"the server for {spec['store']}"
-        )
+        what = f"the server for {redact_url(spec['store'])}"
+        line = _read_line(self.process, self.process.stdout, START_TIMEOUT, log, what)
         info = json.loads(line)
         self.port: int = info["port"]
         self.pid: int = info["pid"]

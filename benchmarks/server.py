@@ -15,18 +15,21 @@ the raw calls a session needs, made through the store's own driver without the
 session layer (memory: a dict; Redis: ``HGETALL`` and ``HSET`` on the store's
 client; MongoDB: ``find_one`` and ``update_one`` in the store's collection,
 through its PyMongo client; PostgreSQL and SQLite: a ``SELECT`` and an ``UPDATE``
-merging one field, on a table of the sessions table's shape, through the store's
-asyncpg pool or aiosqlite connection).  The ready line says whether the
-store has a floor (``"floor": true``); a store of another kind has none.
+merging one field, on a one-row table with the sessions table's ``key`` and
+``fields`` columns, through the store's asyncpg pool or aiosqlite connection).  The
+ready line says whether the store has a floor (``"floor": true``); a store of
+another kind has none, and a floor that cannot be set up is left out.
 
 It runs until its standard input is closed (so it cannot outlive the suite),
 then deletes the sessions it seeded from the store (it never calls ``clear()``:
-the store may be shared) and closes the store.
+the store may be shared) and the floor's record or table, and closes the store;
+an interrupt or an error does the same.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import cProfile
 import json
 import os
@@ -182,10 +185,13 @@ class SQLiteFloor:
             return await cursor.fetchone()
 
     async def write(self, field: str, value: bytes) -> None:
-        await self.connection.execute(
+        # Executed and closed, as the store runs its statements (two trips to
+        # aiosqlite's thread, not one).
+        async with self.connection.execute(
             f"UPDATE {self.table} SET fields = json_patch(fields, ?) WHERE key = 'floor'",
             (encode_fields({field: value}),),
-        )
+        ) as cursor:
+            assert cursor.rowcount == 1
 
     async def close(self) -> None:
         await self.connection.execute(f"DROP TABLE IF EXISTS {self.table}")
@@ -208,33 +214,61 @@ def make_floor(store: Store, scheme: str) -> Floor | None:
     return None
 
 
-async def serve(spec: dict[str, Any]) -> None:
-    """Serve the benchmark application as ``spec`` says, until stdin closes."""
-    inner = create_store(spec["store"], timeout=2.0)
-    await inner.open()  # the SQL stores' pool or connection, which their floors use
-    floor = make_floor(inner, spec["store"].split("://", 1)[0].lower())
-    state = BenchState(CountingStore(inner), race_io=float(spec.get("race_io", 0.001)))
-    if floor is not None:
-        # The same record as a seeded session of the smallest size, one field per key.
-        dumps = MsgpackSerializer().dumps
-        fields = {f"f:{k}": dumps(v) for k, v in make_payload(SIZES[0]).items()}
+async def _seeded_floor(store: Store, scheme: str) -> Floor | None:
+    """The store's client floor, seeded; ``None`` if its kind has none or it cannot be set up.
+
+    A floor that cannot be set up (a database user without the right to create a
+    table, say) is left out with a warning in the server's log: the run measures
+    the store without it rather than not at all.
+    """
+    floor = make_floor(store, scheme)
+    if floor is None:
+        return None
+    # The same record as a seeded session of the smallest size, one field per key.
+    dumps = MsgpackSerializer().dumps
+    fields = {f"f:{k}": dumps(v) for k, v in make_payload(SIZES[0]).items()}
+    try:
         await floor.seed(fields)
-        state.floor = floor
-    app = make_app(state, spec["config"])
-    sockets = tornado.netutil.bind_sockets(0, "127.0.0.1")
-    server = tornado.httpserver.HTTPServer(app)
-    server.add_sockets(sockets)
-    closed = _stdin_closed()
-    port = sockets[0].getsockname()[1]
-    ready = {"port": port, "pid": os.getpid(), "floor": floor is not None}
-    print(json.dumps(ready), flush=True)
-    await closed.wait()
-    server.stop()
-    for key in state.seeded:
-        await inner.destroy(key)
-    if floor is not None:
-        await floor.close()
-    await inner.close()
+    except Exception as exc:
+        print(f"warning: no client floor for this store: {exc!r}", file=sys.stderr, flush=True)
+        with contextlib.suppress(Exception):
+            await floor.close()
+        return None
+    return floor
+
+
+async def serve(spec: dict[str, Any]) -> None:
+    """Serve the benchmark application as ``spec`` says, until stdin closes.
+
+    Whatever ends it (stdin closed, an interrupt, an error), the sessions it seeded
+    and the floor's record or table are deleted and the store is closed, each even
+    if another of these steps fails.
+    """
+    inner = create_store(spec["store"], timeout=2.0)
+    state = BenchState(CountingStore(inner), race_io=float(spec.get("race_io", 0.001)))
+    async with contextlib.AsyncExitStack() as cleanup:
+        cleanup.push_async_callback(inner.close)
+        await state.store.open()  # now: the SQL stores' floors use their pool or connection
+        floor = await _seeded_floor(inner, spec["store"].split("://", 1)[0].lower())
+        if floor is not None:
+            cleanup.push_async_callback(floor.close)
+            state.floor = floor
+        cleanup.push_async_callback(_destroy_seeded, inner, state.seeded)
+        app = make_app(state, spec["config"])
+        sockets = tornado.netutil.bind_sockets(0, "127.0.0.1")
+        server = tornado.httpserver.HTTPServer(app)
+        server.add_sockets(sockets)
+        cleanup.callback(server.stop)
+        closed = _stdin_closed()
+        port = sockets[0].getsockname()[1]
+        ready = {"port": port, "pid": os.getpid(), "floor": floor is not None}
+        print(json.dumps(ready), flush=True)
+        await closed.wait()
+
+
+async def _destroy_seeded(store: Store, keys: set[str]) -> None:
+    for key in keys:
+        await store.destroy(key)
 
 
 def main(argv: list[str]) -> None:
