@@ -300,10 +300,9 @@ class RedisStore(Store):
         self.enforces_timeout = timeout is not None
         self.is_cluster: bool = isinstance(self._client, RedisCluster)
         self.address: str = parsed.address if isinstance(client, str) else _address(self._client)
-        #: The client bounds each command by ``timeout`` itself: no ``asyncio.timeout``
-        #: per call (see :mod:`tornado_sessions_redis.multiplexed`).
-        #: For a client that does not bound each command itself (redis-py, a cluster),
-        #: every call is bounded here, with one timer for all of them.
+        #: The store's own client bounds each command by ``timeout`` itself (see
+        #: :mod:`tornado_sessions_redis.multiplexed`); for any other client (redis-py,
+        #: a cluster) every call is bounded here, with one timer for all of them.
         self._shared_timeout = (
             SharedTimeout(timeout)
             if timeout is not None and not _bounds_commands(self._client, timeout)
