@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import math
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -173,3 +175,47 @@ def test_one_instance_serves_one_event_loop_after_another() -> None:
 def test_a_timeout_must_be_a_positive_finite_number(seconds: float) -> None:
     with pytest.raises(ValueError, match="positive number of seconds"):
         SharedTimeout(seconds)
+
+
+def test_loops_in_two_threads_each_keep_their_own_deadlines() -> None:
+    bounded = SharedTimeout(0.2)
+    outcomes: dict[str, object] = {}
+    first_started = threading.Event()
+
+    async def slow() -> None:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        first_started.set()
+        try:
+            await bounded.run(_never())
+        except TimeoutError:
+            outcomes["slow"] = loop.time() - started
+
+    async def quick() -> None:
+        first_started.wait()
+        outcomes["quick"] = await bounded.run(asyncio.sleep(0, "done"))
+
+    threads = [threading.Thread(target=asyncio.run, args=(work(),)) for work in (slow, quick)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert outcomes["quick"] == "done"
+    elapsed = outcomes["slow"]
+    assert isinstance(elapsed, float) and 0.2 - 1e-3 <= elapsed < 1.5, elapsed
+
+
+def test_a_call_on_one_loop_still_expires_after_another_loop_used_the_same_instance() -> None:
+    bounded = SharedTimeout(0.1)
+    first, second = asyncio.new_event_loop(), asyncio.new_event_loop()
+    try:
+        pending = first.create_task(bounded.run(_never()))
+        first.run_until_complete(asyncio.sleep(0))  # the call has started on the first loop
+        assert second.run_until_complete(bounded.run(asyncio.sleep(0, 1))) == 1
+        started = time.monotonic()
+        with pytest.raises(TimeoutError):
+            first.run_until_complete(asyncio.wait_for(pending, 5))
+        assert time.monotonic() - started < 2.0, "it expired at its own deadline, not wait_for's"
+    finally:
+        first.close()
+        second.close()

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import weakref
 from collections.abc import Awaitable
 from typing import TypeVar
 
@@ -45,19 +46,46 @@ class _Call:
         self.expired = False
 
 
-class SharedTimeout:
-    """Bounds every awaitable given to :meth:`run` by ``seconds``, with one timer per loop."""
+class _LoopCalls:
+    """The calls in flight on one event loop, oldest first, and that loop's timer."""
 
-    __slots__ = ("_calls", "_loop", "_timer", "seconds")
+    __slots__ = ("calls", "timer")
+
+    def __init__(self) -> None:
+        #: insertion order is start order, so deadline order
+        self.calls: dict[_Call, None] = {}
+        self.timer: asyncio.TimerHandle | None = None
+
+    def expire(self) -> None:
+        """Cancel the calls past their deadline; arm the timer for the oldest one left."""
+        self.timer = None
+        loop = asyncio.get_running_loop()  # the loop the timer was armed on
+        now = loop.time()
+        for call in self.calls:
+            if call.deadline > now:
+                self.timer = loop.call_at(call.deadline, self.expire)
+                return
+            if not call.expired:
+                call.expired = True
+                call.task.cancel()
+
+
+class SharedTimeout:
+    """Bounds every awaitable given to :meth:`run` by ``seconds``, with one timer per loop.
+
+    One instance may serve several event loops, one after another or at once in
+    different threads: each loop has its own calls and its own timer.
+    """
+
+    __slots__ = ("_loops", "seconds")
 
     def __init__(self, seconds: float) -> None:
         if not (seconds > 0 and math.isfinite(seconds)):
             raise ValueError(f"a timeout must be a positive number of seconds, not {seconds!r}")
         self.seconds = seconds
-        #: calls in flight, oldest first (so in deadline order)
-        self._calls: dict[_Call, None] = {}
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._timer: asyncio.TimerHandle | None = None
+        self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopCalls] = (
+            weakref.WeakKeyDictionary()
+        )
 
     async def run(self, awaitable: Awaitable[T]) -> T:
         """Await ``awaitable``; :class:`TimeoutError` if it takes longer than ``seconds``.
@@ -68,13 +96,14 @@ class SharedTimeout:
         task = asyncio.current_task(loop)
         if task is None:
             raise RuntimeError("SharedTimeout.run() must be awaited inside a task")
-        if loop is not self._loop:  # first use, or a new event loop: start afresh
-            self._loop, self._calls, self._timer = loop, {}, None
-        calls = self._calls
+        state = self._loops.get(loop)
+        if state is None:
+            state = self._loops[loop] = _LoopCalls()
         call = _Call(task, loop.time() + self.seconds)
+        calls = state.calls
         calls[call] = None
-        if self._timer is None:
-            self._timer = loop.call_at(call.deadline, self._expire)
+        if state.timer is None:
+            state.timer = loop.call_at(call.deadline, state.expire)
         try:
             return await awaitable
         except asyncio.CancelledError as exc:
@@ -87,17 +116,3 @@ class SharedTimeout:
             del calls[call]
             if call.expired:  # cancelled by the timer, yet it ended otherwise
                 task.uncancel()
-
-    def _expire(self) -> None:
-        """Cancel the calls past their deadline; arm the timer for the oldest one left."""
-        self._timer = None
-        loop = self._loop
-        assert loop is not None
-        now = loop.time()
-        for call in self._calls:
-            if call.deadline > now:
-                self._timer = loop.call_at(call.deadline, self._expire)
-                return
-            if not call.expired:
-                call.expired = True
-                call.task.cancel()
