@@ -180,6 +180,9 @@ def _to_date(timestamp: float) -> datetime:
     return _EPOCH + timedelta(milliseconds=millis)
 
 
+_NAIVE_EPOCH = datetime(1970, 1, 1)
+
+
 def _from_date(value: object) -> float:
     """The Unix time of a stored ``expires`` value, however the client decodes dates.
 
@@ -187,7 +190,7 @@ def _from_date(value: object) -> float:
     """
     if type(value) is datetime:
         if value.tzinfo is None:  # PyMongo's default: naive datetimes in UTC
-            value = value.replace(tzinfo=UTC)
+            return (value - _NAIVE_EPOCH).total_seconds()
         return value.timestamp()
     if isinstance(value, DatetimeMS):  # a client with datetime_conversion=DATETIME_AUTO...
         millis = int(value)
@@ -228,14 +231,19 @@ def _record_of(doc: Mapping[str, Any], now: float) -> Record | None:
         raise CorruptRecordError(
             f"the session document's data is {_bson_type(data)}, not a sub-document"
         )
-    fields = {}
     for name, value in data.items():
         if type(value) is not bytes:
             raise CorruptRecordError(
                 f"the session document's data field {name[:64]!r} is {_bson_type(value)}, "
                 "not binary data"
             )
-        fields[unescape_field(name)] = value
+    # Most names need no unescaping (no "%" in any): the decoded sub-document is the
+    # fields as they are, a dict nothing else holds.
+    fields = (
+        data
+        if "%" not in "".join(data)
+        else {unescape_field(name): value for name, value in data.items()}
+    )
     owner = doc.get("owner")
     if owner is not None and (type(owner) is not str or not 0 < len(owner) <= 128):
         raise CorruptRecordError(
