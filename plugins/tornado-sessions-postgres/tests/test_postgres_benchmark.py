@@ -8,38 +8,18 @@ gone afterwards.  Timings are never checked here.
 from __future__ import annotations
 
 import asyncio
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import asyncpg
 from tornado_sessions_postgres.testing import PostgresServer
 
-ROOT = Path(__file__).resolve().parents[3]
+from benchmarks.smoke import smoke_run_with_floor
 
 
 def test_a_smoke_run_measures_the_store_and_its_client_floor(
     postgres_server: PostgresServer, table: str, tmp_path: Path
 ) -> None:
-    url = f"{postgres_server.url}?table={table}"
-    completed = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "--smoke", "--no-progress",
-         "--config", "touch-default", "--store", url, "--out", str(tmp_path)],
-        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    document = json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))
-    [result] = [r for r in document["results"] if r["store"].startswith("postgresql://")]
-    phases = {(p["workload"], p["size"]): p for p in result["phases"]}
-    for workload in ("floor-read", "floor-write", "read", "write"):
-        assert any(w == workload for w, _ in phases), f"no {workload} phase"
-    for phase in result["phases"]:
-        assert phase["errors"] == 0, phase["workload"]
-    # The floor calls the driver directly; the session routes go through the store.
-    assert sum(phases[("floor-write", None)]["store_ops_per_request"].values()) == 0
-    assert phases[("read", 100)]["store_ops_per_request"]["load"] == 1
-    assert "client floor (driver calls only)" in (tmp_path / "results.md").read_text()
+    smoke_run_with_floor(f"{postgres_server.url}?table={table}", tmp_path)
 
     async def floor_tables() -> list[str]:
         conn = await asyncpg.connect(postgres_server.url)

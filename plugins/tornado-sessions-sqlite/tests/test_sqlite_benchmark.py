@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from benchmarks.smoke import smoke_run_with_floor
 from tornado_sessions import create_store
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -26,24 +27,7 @@ ROOT = Path(__file__).resolve().parents[3]
 def test_a_smoke_run_measures_the_store_and_its_client_floor(
     sqlite_path: Path, sqlite_url: str, tmp_path: Path
 ) -> None:
-    out = tmp_path / "out"
-    completed = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "--smoke", "--no-progress",
-         "--config", "touch-default", "--store", sqlite_url, "--out", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    document = json.loads((out / "results.json").read_text(encoding="utf-8"))
-    [result] = [r for r in document["results"] if r["store"].startswith("sqlite://")]
-    phases = {(p["workload"], p["size"]): p for p in result["phases"]}
-    for workload in ("floor-read", "floor-write", "read", "write"):
-        assert any(w == workload for w, _ in phases), f"no {workload} phase"
-    for phase in result["phases"]:
-        assert phase["errors"] == 0, phase["workload"]
-    assert sum(phases[("floor-write", None)]["store_ops_per_request"].values()) == 0
-    assert phases[("read", 100)]["store_ops_per_request"]["load"] == 1
-    assert "client floor (driver calls only)" in (out / "results.md").read_text()
-
+    smoke_run_with_floor(sqlite_url, tmp_path / "out")
     assert _floor_tables(sqlite_path) == [], "the floor's table was left behind"
 
 
