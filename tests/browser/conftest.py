@@ -51,7 +51,7 @@ import tornado.httpserver
 import tornado.netutil
 import tornado.web
 
-from tornado_sessions.testing.servers import free_port
+from tornado_sessions.testing.servers import free_port, unavailable
 
 try:
     from playwright.sync_api import Error as PlaywrightError
@@ -86,16 +86,9 @@ _FAILED_CALL = pytest.StashKey[bool]()
 # -- launch policy ----------------------------------------------------------------
 
 
-def in_ci() -> bool:
-    """Whether this run is CI's (``CI`` set to anything but an explicit no)."""
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
-
-
 def browser_unavailable(reason: str) -> NoReturn:
     """Fail (under CI) or skip (elsewhere) the browser test that needed the browser."""
-    if in_ci():
-        pytest.fail(f"browser tests must run in CI, but {reason}", pytrace=False)
-    pytest.skip(f"browser tests skipped: {reason} (under CI this is a failure)")
+    unavailable(reason)
 
 
 def start_chromium(launch: Callable[[], T]) -> T:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
-import os
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from tornado_sessions import MemoryStore, SessionMixin, SessionOptions, Store
 from tornado_sessions.ids import store_key
 from tornado_sessions.signing import Signer
 from tornado_sessions.testing import SessionClient
+from tornado_sessions.testing.servers import unavailable
 
 # Hypothesis imports libcst (and through it a deprecated mypy_extensions API) only
 # when it reports a failing example; under "warnings are errors" that import turns a
@@ -302,10 +302,7 @@ def key_of() -> Callable[[str], str]:
 
 def _plugin_missing(plugin: str, error: ImportError) -> NoReturn:
     """The plugin (and so its harness) cannot be imported: fail under CI, else skip."""
-    reason = f"{plugin} is not installed ({error})"
-    if os.environ.get("CI"):
-        pytest.fail(f"CI is set and {reason}", pytrace=False)
-    pytest.skip(reason)
+    unavailable(f"{plugin} is not installed ({error})")
 
 
 @pytest.fixture(scope="session")

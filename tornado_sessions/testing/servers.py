@@ -8,10 +8,10 @@ What they share is here:
 - :func:`free_port`: a port to give the server;
 - :func:`poll`: wait for a condition that only the server's own state can tell
   (it answers, a node joined its cluster), failing with what was awaited;
-- :func:`unavailable`: what to do when the server cannot be had at all.  With
-  ``$CI`` set the test fails (a store test that skips in CI proves nothing);
-  elsewhere it is skipped, saying why, so a contributor without the server can
-  still run the rest.
+- :func:`unavailable`: what to do when the server (or the browser, or a plugin)
+  cannot be had at all.  Under CI (:func:`in_ci`) the test fails (a store test
+  that skips in CI proves nothing); elsewhere it is skipped, saying why, so a
+  contributor without the server can still run the rest.
 
 Needs pytest (these are for test suites).
 """
@@ -26,7 +26,7 @@ from typing import NoReturn
 
 import pytest
 
-__all__ = ["POLL_INTERVAL", "free_port", "poll", "unavailable"]
+__all__ = ["POLL_INTERVAL", "free_port", "in_ci", "poll", "unavailable"]
 
 #: Seconds between two checks of :func:`poll`.
 POLL_INTERVAL = 0.02
@@ -48,8 +48,13 @@ def poll(condition: Callable[[], bool], timeout: float, what: str) -> None:
         time.sleep(POLL_INTERVAL)
 
 
+def in_ci() -> bool:
+    """Whether this run is CI's: ``$CI`` set to anything but empty or an explicit no."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
 def unavailable(reason: str) -> NoReturn:
-    """No server for the test: a failure when ``$CI`` is set, a skip (with the reason) elsewhere."""
-    if os.environ.get("CI"):
-        pytest.fail(f"CI is set and {reason}", pytrace=False)
-    pytest.skip(reason)
+    """Nothing to test against: a failure under CI, a skip (with the reason) elsewhere."""
+    if in_ci():
+        pytest.fail(f"this test must run in CI, but {reason}", pytrace=False)
+    pytest.skip(f"skipped: {reason} (under CI this is a failure)")
