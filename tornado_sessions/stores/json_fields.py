@@ -24,7 +24,7 @@ from collections.abc import Mapping
 
 from ..errors import CorruptRecordError
 
-__all__ = ["decode_fields", "decode_owner", "encode_fields", "encode_name"]
+__all__ = ["decode_fields", "decode_owner", "encode_fields", "encode_name", "encode_value"]
 
 _JSON = json.JSONDecoder()
 
@@ -34,13 +34,15 @@ def encode_name(name: str) -> str:
     return name.encode("utf-8", "surrogatepass").hex()
 
 
+def encode_value(value: bytes) -> str:
+    """The JSON string holding the value ``value`` (base64)."""
+    return binascii.b2a_base64(value, newline=False).decode("ascii")
+
+
 def encode_fields(fields: Mapping[str, bytes]) -> str:
     """The JSON text of ``fields``."""
     return json.dumps(
-        {
-            encode_name(name): binascii.b2a_base64(value, newline=False).decode("ascii")
-            for name, value in fields.items()
-        },
+        {encode_name(name): encode_value(value) for name, value in fields.items()},
         separators=(",", ":"),
     )
 

@@ -9,7 +9,6 @@ updated keys set, deleted keys ``null``) with ``json_patch`` inside its conditio
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Iterable, Mapping
 
@@ -18,6 +17,7 @@ from tornado_sessions.stores.json_fields import (
     decode_owner,
     encode_fields,
     encode_name,
+    encode_value,
 )
 
 __all__ = ["decode_fields", "decode_owner", "encode_fields", "encode_patch"]
@@ -27,5 +27,5 @@ def encode_patch(updated: Mapping[str, bytes], deleted: Iterable[str]) -> str:
     """A JSON merge patch setting ``updated`` and removing ``deleted``."""
     patch: dict[str, str | None] = {encode_name(name): None for name in deleted}
     for name, value in updated.items():
-        patch[encode_name(name)] = base64.b64encode(value).decode()
+        patch[encode_name(name)] = encode_value(value)
     return json.dumps(patch, separators=(",", ":"))
