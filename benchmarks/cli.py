@@ -25,11 +25,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tornado_sessions.options import redact_url
 from tornado_sessions.registry import store_schemes
 
 from .charts import write_charts
 from .counting import wrapper_overhead_us
-from .machine import describe_machine, redact_url
+from .machine import describe_machine
 from .plan import CONFIGS, MODES
 from .processes import ChildError, LoadGeneratorProcess, pick_cpus
 from .progress import Progress

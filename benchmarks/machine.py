@@ -15,9 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tornado_sessions.options import redact_url
-
-__all__ = ["describe_machine", "redact_url"]
+__all__ = ["describe_machine"]
 
 PACKAGES = (
     "tornado-sessions",
