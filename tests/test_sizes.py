@@ -8,6 +8,7 @@ that limit bounds what is decoded.
 
 from __future__ import annotations
 
+import random
 import time
 import tracemalloc
 
@@ -15,9 +16,9 @@ import msgpack
 import pytest
 
 from tests.conftest import Client, CountingStore
-from tornado_sessions import CorruptRecordError, Record
+from tornado_sessions import Changes, CorruptRecordError, Record
 from tornado_sessions.meta import Meta, pack_meta
-from tornado_sessions.record import record_size
+from tornado_sessions.record import apply_changes, record_size, size_after
 from tornado_sessions.record_checks import check_record
 
 LIMIT = 1000
@@ -38,6 +39,54 @@ def test_the_meta_of_a_session_has_a_fixed_size() -> None:
 
 def test_record_size_counts_meta_names_in_utf8_and_values() -> None:
     assert record_size({"ü": b"12", "a": b""}, b"meta") == 4 + 2 + 2 + 1
+
+
+def test_the_size_after_a_delta_is_the_record_size_of_the_merged_fields() -> None:
+    # The commit measures only what a delta changes, from the size the load (or the
+    # last write) measured; it must always agree with record_size of the whole result.
+    rng = random.Random(1234)
+    names = ["a", "bb", "ü", "é€", "\udcff", "", "key", "\U0001f600x"]
+    for _ in range(2000):
+        fields = {name: bytes(rng.randrange(40)) for name in rng.sample(names, rng.randrange(7))}
+        changed = rng.sample(names, rng.randrange(len(names)))
+        split = rng.randrange(len(changed) + 1)
+        updated = {name: bytes(rng.randrange(40)) for name in changed[:split]}
+        changes = Changes(updated, frozenset(changed[split:]))
+        expected = record_size(apply_changes(fields, changes), b"")
+        assert size_after(fields, record_size(fields, b""), changes) == expected
+
+
+def test_a_checked_record_carries_the_size_of_its_fields() -> None:
+    meta = pack_meta(Meta(time.time()))
+    fields = {"ü": b"12", "a": b""}
+    record = Record(fields, meta, time.time() + 60)
+    checked = check_record(record, now=time.time(), max_bytes=LIMIT, absolute_timeout=None)
+    assert checked.fields_size == record_size(fields, b"") == record.size() - len(meta)
+
+
+@pytest.mark.gen_test
+@pytest.mark.options(max_record_bytes=LIMIT)
+async def test_a_stored_session_grown_to_the_limit_is_saved_and_one_byte_more_refused(
+    client: Client, store: CountingStore
+) -> None:
+    # The limit holds for a write measured from a loaded record's size, not only for a
+    # new session's: grow, shrink, delete and add keys, then reach the limit exactly.
+    assert (await client.fetch("/put?a=x&b=yy&%C3%BC=zzz")).code == 200
+    assert (await client.fetch("/put?a=" + "x" * 100)).code == 200
+    assert (await client.fetch("/delete?b")).code == 200
+    assert (await client.fetch("/put?a=")).code == 200
+    (record,) = store._records.values()
+    room = LIMIT - record.size()
+    # a new key "v" holding a msgpack str of n characters costs 1 + 3 + n bytes (n >= 256)
+    text = "v" * (room - 1 - 3)
+    assert (await client.fetch(f"/put?v={text}")).code == 200
+    (record,) = store._records.values()
+    assert record.size() == LIMIT
+    response = await client.fetch(f"/put?v={text}v")
+    assert response.code == 500
+    (record,) = store._records.values()
+    assert record.size() == LIMIT
+    assert (await client.fetch("/put?v=short")).code == 200
 
 
 @pytest.mark.gen_test

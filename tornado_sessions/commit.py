@@ -44,7 +44,7 @@ from .errors import SerializationError
 from .expiry import expiry, lifetime, persistent
 from .ids import log_id
 from .owners import enforce_cap
-from .record import Changes, Record, apply_changes, record_size
+from .record import Changes, Record, apply_changes, size_after
 from .rotation import forwarded
 from .runtime import SessionRuntime
 from .session import Session
@@ -68,6 +68,8 @@ class PendingWrite(NamedTuple):
     #: the delta for ``save_changes``
     changes: Changes
     meta: bytes
+    #: ``record_size(fields, b"")``, when computed (for a create or an update)
+    fields_size: int | None = None
 
 
 async def commit(runtime: SessionRuntime, session: Session, *, force: bool = False) -> None:
@@ -107,15 +109,18 @@ def plan_commit(
         return None
     fields = session.loaded_fields
     meta = session.meta_bytes()
+    size = None
     if write is CREATE or write is UPDATE or write is UPDATE_ALL:
+        size = session.loaded_size
         if changes:
+            size = size_after(fields, size, changes)
             fields = apply_changes(fields, changes)
-        _check_size(fields, meta, changes, options.max_record_bytes)
+        _check_size(size + len(meta), changes, options.max_record_bytes)
         if write is UPDATE_ALL:
             changes = Changes(fields, changes.deleted, session.owner)
         elif changes is _NO_CHANGES and session.owner is not None:
             changes = Changes(owner=session.owner)  # the owner rides with every delta write
-    return PendingWrite(session, write, cookie, next_expiry, fields, changes, meta)
+    return PendingWrite(session, write, cookie, next_expiry, fields, changes, meta, size)
 
 
 async def run_write(runtime: SessionRuntime, pending: PendingWrite) -> None:
@@ -165,7 +170,7 @@ async def run_write(runtime: SessionRuntime, pending: PendingWrite) -> None:
         return
     created = session.stage is NEW
     new_owner = session.owner_changed
-    session.wrote(pending.fields, pending.expires_at)
+    session.wrote(pending.fields, pending.expires_at, size=pending.fields_size)
     session.decide_cookie(pending.cookie)
     if write is TOUCH:
         runtime.observers.notify(
@@ -200,8 +205,8 @@ def cookie_headers(runtime: SessionRuntime, session: Session, request: Any) -> l
     return headers
 
 
-def _check_size(fields: Mapping[str, bytes], meta: bytes, changes: Changes, limit: int) -> None:
-    size = record_size(fields, meta)
+def _check_size(size: int, changes: Changes, limit: int) -> None:
+    """Refuse a record of ``size`` bytes (its :func:`record_size`) over ``limit``."""
     if size > limit:
         updated = changes.updated
         largest = max(updated, key=lambda name: len(updated[name])) if updated else None

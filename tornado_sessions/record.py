@@ -15,7 +15,8 @@ A store never sees session values as Python objects.  It sees, for one store key
 :func:`record_size` is the one definition of a record's size, which
 ``SessionOptions.max_record_bytes`` bounds: the same function is applied to what
 a request is about to write and to what a load returns, before anything of it is
-decoded.
+decoded.  :func:`size_after` gives the same number for a record after a delta
+from the size before it, measuring only the fields the delta names.
 
 Both classes are immutable; a store may keep the objects it is given.
 """
@@ -27,7 +28,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import NamedTuple
 
-__all__ = ["Changes", "OwnedSession", "Record", "apply_changes", "record_size"]
+__all__ = ["Changes", "OwnedSession", "Record", "apply_changes", "record_size", "size_after"]
 
 _EMPTY: Mapping[str, bytes] = MappingProxyType({})
 
@@ -43,6 +44,27 @@ def record_size(fields: Mapping[str, bytes], meta: bytes) -> int:
         size += len(value) + (
             len(name) if name.isascii() else len(name.encode("utf-8", "surrogatepass"))
         )
+    return size
+
+
+def size_after(fields: Mapping[str, bytes], fields_size: int, changes: Changes) -> int:
+    """``record_size(apply_changes(fields, changes), b"")``, given ``fields_size``, the
+    ``record_size(fields, b"")`` already known: only the names ``changes`` holds are measured.
+    """
+    size = fields_size
+    for name, value in changes.updated.items():
+        old = fields.get(name)
+        if old is None:  # a new field: its name counts from now on
+            size += len(name) if name.isascii() else len(name.encode("utf-8", "surrogatepass"))
+        else:  # a replaced field: the same name, other bytes
+            size -= len(old)
+        size += len(value)
+    for name in changes.deleted:
+        old = fields.get(name)
+        if old is not None:
+            size -= len(old) + (
+                len(name) if name.isascii() else len(name.encode("utf-8", "surrogatepass"))
+            )
     return size
 
 

@@ -57,15 +57,19 @@ def check_record(
         raise CorruptRecordError("record fields of the wrong type")
     if type(meta_bytes) is not bytes and not isinstance(meta_bytes, bytes):
         raise CorruptRecordError("record meta of the wrong type")
-    size = len(meta_bytes)
+    # record_size(fields, meta) <= max_bytes, measured field by field so that a huge
+    # record is refused without being walked to its end; ``size`` is the fields' part.
+    room = max_bytes - len(meta_bytes)
+    size = 0
     for name, value in fields.items():
         if type(name) is not str or (type(value) is not bytes and not isinstance(value, bytes)):
             raise CorruptRecordError("record field of the wrong type")
-        size += len(name) if name.isascii() else len(name.encode("utf-8", "surrogatepass"))
-        size += len(value)
-        if size > max_bytes:
+        size += len(value) + (
+            len(name) if name.isascii() else len(name.encode("utf-8", "surrogatepass"))
+        )
+        if size > room:
             break
-    if size > max_bytes:
+    if size > room:
         raise CorruptRecordError(f"record larger than max_record_bytes={max_bytes}")
     if type(expires_at) not in (float, int) or not math.isfinite(expires_at):
         raise CorruptRecordError("record expiry is not a finite number")
@@ -77,7 +81,7 @@ def check_record(
         raise CorruptRecordError(str(exc)) from None
     if absolute_timeout is not None and meta.created_at + absolute_timeout <= now:
         raise Expired("past absolute_timeout")
-    return LoadedRecord(fields, meta, meta_bytes, float(expires_at))
+    return LoadedRecord(fields, meta, meta_bytes, float(expires_at), size)
 
 
 async def read_record(

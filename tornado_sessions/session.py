@@ -41,7 +41,7 @@ from .decide import CLEAR, FINISHED, GONE, KEEP, NEW, STORED, Cookie, Facts, Sta
 from .errors import SerializationError, SessionFinishedError
 from .ids import MAX_OWNER_LENGTH, OwnerKey, session_handle
 from .meta import MAX_LIFETIME, Meta, pack_meta
-from .record import Changes
+from .record import Changes, record_size
 
 __all__ = ["FLASH_KEY", "LoadedRecord", "Session", "SessionIO"]
 
@@ -62,6 +62,8 @@ class LoadedRecord(NamedTuple):
     meta: Meta
     meta_bytes: bytes
     expires_at: float
+    #: ``record_size(fields, b"")`` when the checks measured it, else ``None``
+    fields_size: int | None = None
 
 
 class SessionIO(Protocol):
@@ -119,6 +121,7 @@ class Session(MutableMapping[str, Any]):
         "_io",
         "_issued_at",
         "_loaded",
+        "_loaded_size",
         "_max_age",
         "_meta_bytes",
         "_meta_changed",
@@ -177,6 +180,7 @@ class Session(MutableMapping[str, Any]):
         self._values: dict[str, Any] = {}
         self._undecoded = 0
         self._loaded: Mapping[str, bytes] = {}
+        self._loaded_size: int | None = 0
         self._had_data = False
         self.created_at = now
         self.expires_at = 0.0
@@ -191,6 +195,7 @@ class Session(MutableMapping[str, Any]):
         self._values = dict.fromkeys(fields, _UNDECODED)
         self._undecoded = len(fields)
         self._loaded = fields
+        self._loaded_size = record.fields_size
         self._had_data = bool(fields)
         meta = record.meta
         self.created_at = meta.created_at
@@ -455,6 +460,7 @@ class Session(MutableMapping[str, Any]):
         old_key = self.key
         self.id, self.key = self._io.new_identity()
         self._loaded = self._codec.rebind(old_key, self.key, self._loaded)
+        self._loaded_size = None  # rebound values may differ in length: measured if needed
         self._stage = NEW
         self._issued_at = time.time()
         self._meta_bytes = None
@@ -598,6 +604,14 @@ class Session(MutableMapping[str, Any]):
         """The serialized fields as the store held them when last read or written."""
         return self._loaded
 
+    @property
+    def loaded_size(self) -> int:
+        """``record_size(loaded_fields, b"")``: measured once, then kept up to date by writes."""
+        size = self._loaded_size
+        if size is None:
+            size = self._loaded_size = record_size(self._loaded, b"")
+        return size
+
     def changes(self) -> Changes:
         """The keys to write and delete: set keys, plus mutable values changed in place.
 
@@ -630,10 +644,16 @@ class Session(MutableMapping[str, Any]):
             data = self._meta_bytes = pack_meta(self.meta())
         return data
 
-    def wrote(self, fields: Mapping[str, bytes], expires_at: float) -> None:
-        """The commit's write succeeded: ``fields`` is now exactly what the store holds."""
+    def wrote(
+        self, fields: Mapping[str, bytes], expires_at: float, *, size: int | None = None
+    ) -> None:
+        """The commit's write succeeded: ``fields`` is now exactly what the store holds.
+
+        ``size`` is their :attr:`loaded_size`, when the commit computed it.
+        """
         self._stage = STORED
         self._loaded = fields
+        self._loaded_size = size
         self.expires_at = expires_at
         self._updated.clear()
         self._deleted.clear()
@@ -647,6 +667,7 @@ class Session(MutableMapping[str, Any]):
         under ``session_id``, holding ``fields``; the response sends the new cookie."""
         self.id, self.key = session_id, key
         self._loaded = fields
+        self._loaded_size = None
         self._resign = True
 
     def found_gone(self) -> None:
