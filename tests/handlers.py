@@ -131,6 +131,15 @@ class MaxAge(_Base):
         self.dump(session)
 
 
+class Owner(_Base):
+    """Gives the session an owner: ``/owner?owner=alice``."""
+
+    async def get(self) -> None:
+        session = await self.get_session()
+        session.owner = self.get_argument("owner")
+        self.dump(session)
+
+
 class Preloaded(_Base):
     preload_session = True
 
@@ -227,6 +236,7 @@ HANDLERS: list[Any] = [
     (r"/save", Save),
     (r"/touch", Touch),
     (r"/max-age", MaxAge),
+    (r"/owner", Owner),
     (r"/preloaded", Preloaded),
     (r"/not-loaded", NotLoaded),
     (r"/stream", Stream),

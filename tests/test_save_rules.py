@@ -181,3 +181,21 @@ async def test_store_with_only_the_required_methods_gets_read_check_write_fallba
     assert dict(store.calls) == {"load": 2, "save": 1}
     await client.fetch("/set?b=2")
     assert (await client.fetch("/get")).json()["data"] == {"a": "1", "b": "2"}
+
+
+@pytest.mark.gen_test
+async def test_a_lifetime_change_alone_keeps_the_owner_in_the_store(
+    client: Client, store: CountingStore
+) -> None:
+    # A delta write carries the owner whether or not it changed: a write that only
+    # changes the lifetime (no key changed) must not leave the record, or the owner
+    # index, without its owner (sessions_of and end_sessions would miss it).
+    await client.fetch("/put?a=1")
+    await client.fetch("/owner?owner=alice")
+    (key,) = store._records
+    owner = store._records[key].owner
+    assert owner is not None and store._owners == {owner: {key}}
+    response = await client.fetch("/max-age?seconds=7200")
+    assert response.code == 200 and store.deltas[-1].updated == {}
+    assert store.deltas[-1].owner == owner
+    assert store._records[key].owner == owner and store._owners == {owner: {key}}

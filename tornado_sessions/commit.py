@@ -44,7 +44,7 @@ from .errors import SerializationError
 from .expiry import expiry, lifetime, persistent
 from .ids import log_id
 from .owners import enforce_cap
-from .record import Changes, Record, apply_changes, size_after
+from .record import NO_CHANGES, Changes, Record, apply_changes, size_after
 from .rotation import forwarded
 from .runtime import SessionRuntime
 from .session import Session
@@ -52,8 +52,6 @@ from .session import Session
 __all__ = ["PendingWrite", "commit", "cookie_headers", "plan_commit", "run_write"]
 
 log = logging.getLogger("tornado_sessions")
-
-_NO_CHANGES = Changes()
 
 
 class PendingWrite(NamedTuple):
@@ -88,7 +86,7 @@ def plan_commit(
         would exceed ``max_record_bytes``; nothing has been written.
     """
     stage = session.stage
-    changes = session.changes() if stage is NEW or stage is STORED else _NO_CHANGES
+    changes = session.changes() if stage is NEW or stage is STORED else NO_CHANGES
     options = runtime.options
     own_max_age = session.own_max_age
     next_expiry = expiry(
@@ -112,13 +110,13 @@ def plan_commit(
     size = None
     if write is CREATE or write is UPDATE or write is UPDATE_ALL:
         size = session.loaded_size
-        if changes:
+        if changes is not NO_CHANGES:
             size = size_after(fields, size, changes)
             fields = apply_changes(fields, changes)
         _check_size(size + len(meta), changes, options.max_record_bytes)
         if write is UPDATE_ALL:
             changes = Changes(fields, changes.deleted, session.owner)
-        elif changes is _NO_CHANGES and session.owner is not None:
+        elif changes is NO_CHANGES and session.owner is not None:
             changes = Changes(owner=session.owner)  # the owner rides with every delta write
     return PendingWrite(session, write, cookie, next_expiry, fields, changes, meta, size)
 

@@ -109,6 +109,11 @@ class Changes:
         return bool(self.updated or self.deleted)
 
 
+#: The empty delta: what ``Session.changes()`` returns when nothing changed, so the core
+#: tells "no changes" by identity (any other ``Changes`` it gets holds a key).
+NO_CHANGES = Changes()
+
+
 class OwnedSession(NamedTuple):
     """One live session of an owner, as ``Store.owner_sessions`` lists it."""
 

@@ -41,7 +41,7 @@ from .decide import CLEAR, FINISHED, GONE, KEEP, NEW, STORED, Cookie, Facts, Sta
 from .errors import SerializationError, SessionFinishedError
 from .ids import MAX_OWNER_LENGTH, OwnerKey, session_handle
 from .meta import MAX_LIFETIME, Meta, pack_meta
-from .record import Changes, record_size
+from .record import NO_CHANGES, Changes, record_size
 
 __all__ = ["FLASH_KEY", "LoadedRecord", "Session", "SessionIO"]
 
@@ -52,7 +52,6 @@ _MUTABLE = (list, dict, set, bytearray)
 #: Stands in ``Session._values`` for a loaded value not decoded yet.
 _UNDECODED: Any = type("_Undecoded", (), {"__repr__": lambda self: "<undecoded>"})()
 _ABSENT: Any = object()
-_NO_CHANGES = Changes()
 
 
 class LoadedRecord(NamedTuple):
@@ -561,12 +560,13 @@ class Session(MutableMapping[str, Any]):
     ) -> Facts:
         """What :func:`~tornado_sessions.decide.decide` needs of this session, now.
 
-        ``changes`` is what :meth:`changes` returned; the rest the commit computes
+        ``changes`` is what :meth:`changes` returned (``NO_CHANGES`` or a delta holding
+        a key); the rest the commit computes
         from the options.
         """
         return Facts(
             self._stage,
-            bool(changes),
+            changes is not NO_CHANGES,
             self._meta_changed,
             not self._values,
             self._had_data,
@@ -616,10 +616,11 @@ class Session(MutableMapping[str, Any]):
         """The keys to write and delete: set keys, plus mutable values changed in place.
 
         Serializes each candidate value once; raises
-        :class:`~tornado_sessions.errors.SerializationError` naming the key.
+        :class:`~tornado_sessions.errors.SerializationError` naming the key.  Nothing
+        changed: :data:`~tornado_sessions.record.NO_CHANGES` itself.
         """
         if not (self._updated or self._read or self._deleted):
-            return _NO_CHANGES
+            return NO_CHANGES
         encode, store_key = self._codec.encode, self.key
         updated: dict[str, bytes] = {}
         values, loaded = self._values, self._loaded
@@ -630,7 +631,7 @@ class Session(MutableMapping[str, Any]):
             if data != loaded.get(key):
                 updated[key] = data
         if not updated and not self._deleted:
-            return _NO_CHANGES
+            return NO_CHANGES
         return Changes(updated, frozenset(self._deleted), self._owner)
 
     def meta(self) -> Meta:
