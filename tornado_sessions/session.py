@@ -619,16 +619,21 @@ class Session(MutableMapping[str, Any]):
         :class:`~tornado_sessions.errors.SerializationError` naming the key.  Nothing
         changed: :data:`~tornado_sessions.record.NO_CHANGES` itself.
         """
-        if not (self._updated or self._read or self._deleted):
+        set_keys, read = self._updated, self._read
+        if not (set_keys or read or self._deleted):
             return NO_CHANGES
         encode, store_key = self._codec.encode, self.key
         updated: dict[str, bytes] = {}
         values, loaded = self._values, self._loaded
-        for key in self._updated:
-            updated[key] = _encode(encode, store_key, key, values[key])
-        for key in self._read - self._updated:
-            data = _encode(encode, store_key, key, values[key])
-            if data != loaded.get(key):
+        for key in set_keys | read if read else set_keys:
+            value = values[key]
+            try:
+                data: bytes = encode(store_key, key, value)
+            except Exception as exc:
+                raise SerializationError(f"session key {key!r}: {exc}", key=key) from exc
+            # a key set is written; a mutable value read only if it no longer encodes
+            # to the bytes loaded
+            if key in set_keys or data != loaded.get(key):
                 updated[key] = data
         if not updated and not self._deleted:
             return NO_CHANGES
@@ -695,11 +700,3 @@ class Session(MutableMapping[str, Any]):
         """The response is done: refuse changes, and let go of the handler."""
         self._stage = FINISHED
         self._handler = None
-
-
-def _encode(encode: Any, store_key: str, key: str, value: Any) -> bytes:
-    try:
-        data: bytes = encode(store_key, key, value)
-    except Exception as exc:
-        raise SerializationError(f"session key {key!r}: {exc}", key=key) from exc
-    return data
