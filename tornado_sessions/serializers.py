@@ -75,8 +75,7 @@ _CONTAINERS = (dict, list, tuple, set, frozenset)
 def _check_dict_keys(value: Any) -> None:
     """Refuse non-string dict keys at save time, so decoding can stay strict."""
     pending = [value]
-    while pending:
-        item = pending.pop()
+    for item in pending:  # the containers found are appended, and visited in turn
         if type(item) is dict:
             for key, member in item.items():
                 if type(key) is not str:
@@ -86,7 +85,9 @@ def _check_dict_keys(value: Any) -> None:
                 if type(member) in _CONTAINERS:
                     pending.append(member)
         else:
-            pending.extend(m for m in item if type(m) in _CONTAINERS)
+            for member in item:
+                if type(member) in _CONTAINERS:
+                    pending.append(member)
 
 
 #: Extension values nest inside each other (a tuple of sets of tuples...) at most this deep.
