@@ -31,14 +31,11 @@ log = logging.getLogger("tornado_sessions")
 class Lifecycle:
     """The core's side of the session operations of one runtime's requests."""
 
-    __slots__ = ("_runtime",)
+    __slots__ = ("_runtime", "codec")
 
     def __init__(self, runtime: SessionRuntime) -> None:
         self._runtime = runtime
-
-    @property
-    def codec(self) -> ValueCodec:
-        return self._runtime.codec
+        self.codec: ValueCodec = runtime.codec
 
     def new_identity(self) -> tuple[str, str]:
         return self._runtime.tokens.new()
