@@ -48,191 +48,191 @@ ROWS: list[tuple[str, dict[str, Any], dict[str, Any], Plan]] = [
         "new and empty: no store call, no cookie (saveUninitialized=false)",
         NEW_EMPTY,
         {},
-        Plan(Write.NONE, Cookie.KEEP),
+        (Write.NONE, Cookie.KEEP),
     ),
     (
         "new and empty with save_uninitialized: created, cookie set",
         NEW_EMPTY,
         {"save_uninitialized": True},
-        Plan(Write.CREATE, Cookie.SET),
+        (Write.CREATE, Cookie.SET),
     ),
     (
         "new with a key: created, cookie set (isModified)",
         {**NEW_EMPTY, "empty": False, "changed": True},
         {},
-        Plan(Write.CREATE, Cookie.SET),
+        (Write.CREATE, Cookie.SET),
     ),
     (
         "new after regenerate(), keys carried over: created, cookie set",
         {**NEW_EMPTY, "empty": False, "cookie": Cookie.CLEAR},
         {},
-        Plan(Write.CREATE, Cookie.SET),
+        (Write.CREATE, Cookie.SET),
     ),
     (
         "new after regenerate() of an empty session: nothing stored, old cookie cleared",
         {**NEW_EMPTY, "cookie": Cookie.CLEAR},
         {},
-        Plan(Write.NONE, Cookie.CLEAR),
+        (Write.NONE, Cookie.CLEAR),
     ),
     (
         "new after destroy(): nothing stored, cookie cleared",
         {**NEW_EMPTY, "cookie": Cookie.CLEAR},
         {"resave": True, "rolling": True},
-        Plan(Write.NONE, Cookie.CLEAR),
+        (Write.NONE, Cookie.CLEAR),
     ),
     (
         "new, emptied again in the same request (set then deleted): nothing",
         {**NEW_EMPTY, "changed": False},
         {},
-        Plan(Write.NONE, Cookie.KEEP),
+        (Write.NONE, Cookie.KEEP),
     ),
     (
         "new with only a lifetime set: created (the choice is remembered)",
         {**NEW_EMPTY, "meta_changed": True},
         {},
-        Plan(Write.CREATE, Cookie.SET),
+        (Write.CREATE, Cookie.SET),
     ),
     (
         "new and save() called: created even if empty",
         {**NEW_EMPTY, "forced": True},
         {},
-        Plan(Write.CREATE, Cookie.SET),
+        (Write.CREATE, Cookie.SET),
     ),
     (
         "new: rolling alone sets no cookie for an empty session (express-session #239)",
         NEW_EMPTY,
         {"rolling": True},
-        Plan(Write.NONE, Cookie.KEEP),
+        (Write.NONE, Cookie.KEEP),
     ),
     # -- stored sessions: writes are conditional --------------------------------------
     (
         "stored, unmodified, within touch_after: no write, no cookie",
         {},
         {},
-        Plan(Write.NONE, Cookie.KEEP),
+        (Write.NONE, Cookie.KEEP),
     ),
     (
         "stored, unmodified, with rolling: no write, cookie re-sent",
         {},
         {"rolling": True},
-        Plan(Write.NONE, Cookie.SET),
+        (Write.NONE, Cookie.SET),
     ),
     (
         "stored, unmodified, touch_after passed: touch, cookie re-sent (its date moved)",
         {"expires_at": NOW + 3500},
         {},
-        Plan(Write.TOUCH, Cookie.SET),
+        (Write.TOUCH, Cookie.SET),
     ),
     (
         "stored, unmodified, touch_after=0: touch on every request",
         {},
         {"touch_after": 0},
-        Plan(Write.TOUCH, Cookie.SET),
+        (Write.TOUCH, Cookie.SET),
     ),
     (
         "stored, touch_after passed, browser-session cookie: touch, no cookie",
         {"expires_at": NOW + 3500, "persistent": False},
         {},
-        Plan(Write.TOUCH, Cookie.KEEP),
+        (Write.TOUCH, Cookie.KEEP),
     ),
     (
         "stored, browser-session cookie, rolling: touch and cookie",
         {"expires_at": NOW + 3500, "persistent": False},
         {"rolling": True},
-        Plan(Write.TOUCH, Cookie.SET),
+        (Write.TOUCH, Cookie.SET),
     ),
     (
         "stored, touch() called: touch whatever touch_after says",
         {"touch_requested": True},
         {},
-        Plan(Write.TOUCH, Cookie.SET),
+        (Write.TOUCH, Cookie.SET),
     ),
     (
         "stored, expiry capped by absolute_timeout (cannot move): no touch",
         {"expires_at": NOW + 100, "next_expiry": NOW + 100},
         {"touch_after": 0},
-        Plan(Write.NONE, Cookie.KEEP),
+        (Write.NONE, Cookie.KEEP),
     ),
     (
         "stored and modified: a delta write, cookie re-sent (Max-Age moved)",
         {"changed": True},
         {},
-        Plan(Write.UPDATE, Cookie.SET),
+        (Write.UPDATE, Cookie.SET),
     ),
     (
         "stored and modified, browser-session cookie: a delta write, no cookie",
         {"changed": True, "persistent": False},
         {},
-        Plan(Write.UPDATE, Cookie.KEEP),
+        (Write.UPDATE, Cookie.KEEP),
     ),
     (
         "stored, lifetime changed ('remember me'): written, cookie re-sent always",
         {"meta_changed": True, "persistent": False},
         {},
-        Plan(Write.UPDATE, Cookie.SET),
+        (Write.UPDATE, Cookie.SET),
     ),
     (
         "stored with resave: every key written back, conditionally",
         {},
         {"resave": True},
-        Plan(Write.UPDATE_ALL, Cookie.SET),
+        (Write.UPDATE_ALL, Cookie.SET),
     ),
     (
         "stored with resave, browser-session cookie: written, no cookie",
         {"persistent": False},
         {"resave": True},
-        Plan(Write.UPDATE_ALL, Cookie.KEEP),
+        (Write.UPDATE_ALL, Cookie.KEEP),
     ),
     (
         "stored and save() called: every key written, conditionally",
         {"forced": True},
         {},
-        Plan(Write.UPDATE_ALL, Cookie.SET),
+        (Write.UPDATE_ALL, Cookie.SET),
     ),
     # -- unset="destroy" (express-session's shouldDestroy) ----------------------------
     (
         "stored, emptied by the request, unset=destroy: destroyed, cookie cleared",
         {"empty": True, "changed": True},
         {"unset_destroy": True},
-        Plan(Write.DESTROY, Cookie.CLEAR),
+        (Write.DESTROY, Cookie.CLEAR),
     ),
     (
         "stored, emptied by the request, unset=keep: the empty session is written",
         {"empty": True, "changed": True},
         {},
-        Plan(Write.UPDATE, Cookie.SET),
+        (Write.UPDATE, Cookie.SET),
     ),
     (
         "stored and empty from the start (save_uninitialized), unset=destroy: kept",
         {"empty": True, "had_data": False},
         {"unset_destroy": True},
-        Plan(Write.NONE, Cookie.KEEP),
+        (Write.NONE, Cookie.KEEP),
     ),
     # -- gone: a conditional write found the record missing -----------------------------
     (
         "gone: never written again, whatever changed or the options say",
         {"stage": Stage.GONE, "changed": True, "forced": True, "touch_requested": True},
         {"resave": True, "rolling": True, "touch_after": 0},
-        Plan(Write.NONE, Cookie.CLEAR),
+        (Write.NONE, Cookie.CLEAR),
     ),
     # -- secret rotation ----------------------------------------------------------------
     (
         "stored, verified by an older secret, nothing else to send: cookie re-signed",
         {"resign": True},
         {},
-        Plan(Write.NONE, Cookie.SET),
+        (Write.NONE, Cookie.SET),
     ),
     (
         "stored, older secret, browser-session cookie touched: cookie re-signed",
         {"resign": True, "persistent": False, "expires_at": NOW + 3500},
         {},
-        Plan(Write.TOUCH, Cookie.SET),
+        (Write.TOUCH, Cookie.SET),
     ),
     (
         "new session with a stale resign flag: nothing (only stored sessions are re-signed)",
         {**NEW_EMPTY, "resign": True},
         {},
-        Plan(Write.NONE, Cookie.KEEP),
+        (Write.NONE, Cookie.KEEP),
     ),
 ]
 
@@ -260,7 +260,7 @@ def test_only_new_sessions_are_written_unconditionally() -> None:
         for values in itertools.product([False, True], repeat=len(flags) + len(options)):
             facts = BASE_FACTS._replace(stage=stage, **dict(zip(flags, values, strict=False)))
             rules = BASE_RULES._replace(**dict(zip(options, values[len(flags) :], strict=True)))
-            write = decide(facts, rules).write
+            write = decide(facts, rules)[0]
             if write is Write.CREATE:
                 assert stage is Stage.NEW
             if stage is Stage.GONE:

@@ -155,34 +155,32 @@ class Facts(NamedTuple):
     next_expiry: float
 
 
-class Plan(NamedTuple):
-    """The outcome: one store call and one cookie decision."""
-
-    write: Write
-    cookie: Cookie
+#: The outcome, ``(write, cookie)``: one store call and one cookie decision (a plain
+#: tuple: one is made per request, and unpacked at once).
+Plan = tuple[Write, Cookie]
 
 
 def decide(facts: Facts, rules: Rules) -> Plan:
     """The commit for ``facts`` under ``rules``; see the table in the module docstring."""
     stage = facts.stage
     if stage is GONE:
-        return Plan(NO_WRITE, CLEAR)
+        return NO_WRITE, CLEAR
     if stage is NEW:
         if facts.forced or not facts.empty or facts.meta_changed or rules.save_uninitialized:
-            return Plan(CREATE, SET)
-        return Plan(NO_WRITE, facts.cookie)
+            return CREATE, SET
+        return NO_WRITE, facts.cookie
     if stage is not STORED:
         raise ValueError(f"no commit for a session in stage {stage.value!r}")
     if rules.unset_destroy and facts.empty and facts.had_data:
-        return Plan(DESTROY, CLEAR)
+        return DESTROY, CLEAR
     # A cookie signed by an older secret is re-sent, re-signed, when nothing else sends it.
     otherwise = SET if facts.resign else KEEP
     refresh = SET if facts.persistent or rules.rolling or facts.meta_changed else otherwise
     if facts.forced or rules.resave:
-        return Plan(UPDATE_ALL, refresh)
+        return UPDATE_ALL, refresh
     if facts.changed or facts.meta_changed:
-        return Plan(UPDATE, refresh)
+        return UPDATE, refresh
     moved = facts.next_expiry - facts.expires_at
     if facts.touch_requested or (moved > 0 and moved >= rules.touch_after):
-        return Plan(TOUCH, refresh)
-    return Plan(NO_WRITE, SET if rules.rolling else otherwise)
+        return TOUCH, refresh
+    return NO_WRITE, SET if rules.rolling else otherwise
