@@ -244,7 +244,7 @@ class SessionMixin(_HandlerBase):
             log.debug("client went away before the response was sent")
 
     def _track(self, work: Coroutine[Any, Any, None]) -> asyncio.Future[None]:
-        future = asyncio.ensure_future(work)
+        future = asyncio.get_running_loop().create_task(work)
         self._session_writing = future
         return future
 
