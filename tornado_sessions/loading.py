@@ -58,8 +58,9 @@ async def load_session(runtime: SessionRuntime, handler: Any, *, renew: bool = T
             "tornado_sessions_cookie_rejected", reason="bad_signature", handler=handler
         )
         return Session(io, handler, *runtime.tokens.new(), now=now)
-    record = await read_record(runtime, token.key, handler, now, session_id=token.id)
-    session_id, key, resign = token.id, token.key, not token.current
+    session_id, key, current = token
+    record = await read_record(runtime, key, handler, now, session_id=session_id)
+    resign = not current
     moved = None
     if record is None:  # perhaps renewed by rotate_after, and this cookie in its grace
         moved = await forwarded(runtime, handler, session_id, key, now)
