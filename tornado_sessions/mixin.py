@@ -276,7 +276,7 @@ class SessionMixin(_HandlerBase):
             self.add_header("Set-Cookie", header)
         if headers:
             self.set_header("Cache-Control", "no-store")
-        if session.destroyed and runtime.options.clear_site_data:
+        if runtime.options.clear_site_data and session.destroyed:
             self.set_header("Clear-Site-Data", '"cookies", "storage"')
 
     def _warn_if_cookie_changed(self, session: Session) -> None:
