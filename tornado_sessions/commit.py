@@ -126,7 +126,7 @@ async def run_write(runtime: SessionRuntime, pending: PendingWrite) -> None:
 
     :raises StoreError: the store failed; the session is as before the call.
     """
-    session, write = pending.session, pending.write
+    session, write, cookie, expires_at, fields, changes, meta, fields_size = pending
     store, handler, key = runtime.store, session.handler, session.key
     if write is DESTROY:
         await runtime.call("destroy", store.destroy(key), handler)
@@ -136,15 +136,15 @@ async def run_write(runtime: SessionRuntime, pending: PendingWrite) -> None:
         )
         return
     if write is CREATE:
-        record = Record(pending.fields, pending.meta, pending.expires_at, session.owner)
+        record = Record(fields, meta, expires_at, session.owner)
         await runtime.call("save", store.save(key, record), handler)
         applied = True
     elif write is TOUCH:
-        applied = await runtime.call("touch", store.touch(key, pending.expires_at), handler)
+        applied = await runtime.call("touch", store.touch(key, expires_at), handler)
     else:
         applied = await runtime.call(
             "save_changes",
-            store.save_changes(key, pending.changes, pending.meta, pending.expires_at),
+            store.save_changes(key, changes, meta, expires_at),
             handler,
         )
     if not applied and session.stage is STORED:
@@ -152,8 +152,8 @@ async def run_write(runtime: SessionRuntime, pending: PendingWrite) -> None:
         moved = await forwarded(runtime, handler, session.id, key, time.time())
         if moved is not None:
             new_id, new_key = moved[0], moved[1]
-            fields = runtime.codec.rebind(key, new_key, session.loaded_fields)
-            session.renamed(new_id, new_key, fields)
+            rebound = runtime.codec.rebind(key, new_key, session.loaded_fields)
+            session.renamed(new_id, new_key, rebound)
             retry = plan_commit(runtime, session, force=write is UPDATE_ALL)
             if retry is not None:
                 await run_write(runtime, retry)
@@ -168,8 +168,8 @@ async def run_write(runtime: SessionRuntime, pending: PendingWrite) -> None:
         return
     created = session.stage is NEW
     new_owner = session.owner_changed
-    session.wrote(pending.fields, pending.expires_at, size=pending.fields_size)
-    session.decide_cookie(pending.cookie)
+    session.wrote(fields, expires_at, size=fields_size)
+    session.decide_cookie(cookie)
     if write is TOUCH:
         runtime.observers.notify(
             "tornado_sessions_session_touched", session=session, handler=handler
