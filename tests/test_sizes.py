@@ -1,7 +1,8 @@
 """One definition of a record's size, checked the same way before a write and after a load.
 
 ``record_size`` counts the meta, every field's UTF-8 name and every value.  The commit
-refuses a write that would make a record larger than ``max_record_bytes``; a load
+refuses a write that would make a record larger than ``max_record_bytes`` (measured by
+``size_after`` from the size the load measured, which must always agree); a load
 refuses a larger record before decoding any of it (meta included), and nothing but
 that limit bounds what is decoded.
 """

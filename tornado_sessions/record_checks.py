@@ -6,8 +6,9 @@ bug in a store) must not be able to crash, stall or bloat the process.  So
 
 1. refuses anything that is not a :class:`~tornado_sessions.record.Record` of the
    right types (``str`` names, ``bytes`` values and meta, a finite expiry);
-2. measures it with :func:`~tornado_sessions.record.record_size` (the same
-   function the commit uses before a write) against ``max_record_bytes``;
+2. measures it as :func:`~tornado_sessions.record.record_size` does, against
+   ``max_record_bytes``, and keeps the fields' part: the commit measures a write
+   from it (:func:`~tornado_sessions.record.size_after`), the same number;
 3. refuses an expired record (the store should not have returned it);
 4. reads the meta (bounded in size before it is unpacked) and refuses a session
    past its ``absolute_timeout``.
