@@ -90,9 +90,6 @@ def _check_dict_keys(value: Any) -> None:
                     pending.append(member)
 
 
-#: How every value and extension payload is unpacked: str keys only, arrays as lists.
-_UNPACK_OPTIONS: dict[str, Any] = {"raw": False, "strict_map_key": True, "use_list": True}
-
 #: Extension values nest inside each other (a tuple of sets of tuples...) at most this deep.
 MAX_EXT_DEPTH = 32
 
@@ -105,9 +102,7 @@ class MsgpackSerializer:
         self._packer = msgpack.Packer(
             default=partial(self._encode_ext, 1), use_bin_type=True, strict_types=True
         )
-        self._unpack_top = partial(
-            msgpack.unpackb, ext_hook=partial(self._decode_ext, 1), **_UNPACK_OPTIONS
-        )
+        self._top_ext_hook = partial(self._decode_ext, 1)
 
     def _encode_ext(self, depth: int, obj: Any) -> Any:
         # With strict_types, every non-exact type comes here: tuples, and
@@ -160,7 +155,9 @@ class MsgpackSerializer:
         return data
 
     def _unpack(self, data: bytes, ext_hook: Callable[[int, bytes], Any]) -> Any:
-        return msgpack.unpackb(data, ext_hook=ext_hook, **_UNPACK_OPTIONS)
+        return msgpack.unpackb(
+            data, raw=False, strict_map_key=True, use_list=True, ext_hook=ext_hook
+        )
 
     def _decode_ext(self, depth: int, code: int, data: bytes) -> Any:
         if code in (_SET, _TUPLE, _FROZENSET, _TIMEDELTA):
@@ -191,7 +188,7 @@ class MsgpackSerializer:
         if self.max_bytes is not None and len(data) > self.max_bytes:
             raise ValueError(f"serialized value of {len(data)} bytes exceeds {self.max_bytes}")
         try:
-            return self._unpack_top(data)
+            return self._unpack(data, self._top_ext_hook)
         except ValueError:
             raise
         except Exception as exc:  # msgpack and the constructors raise other types too
