@@ -31,11 +31,14 @@ log = logging.getLogger("tornado_sessions")
 class Lifecycle:
     """The core's side of the session operations of one runtime's requests."""
 
-    __slots__ = ("_runtime", "codec")
+    __slots__ = ("_runtime",)
 
     def __init__(self, runtime: SessionRuntime) -> None:
         self._runtime = runtime
-        self.codec: ValueCodec = runtime.codec
+
+    @property
+    def codec(self) -> ValueCodec:
+        return self._runtime.codec
 
     def new_identity(self) -> tuple[str, str]:
         return self._runtime.tokens.new()
