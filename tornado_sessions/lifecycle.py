@@ -2,8 +2,7 @@
 
 ``regenerate()``, ``destroy()``, ``reload()`` and ``save()`` change the session at
 once and reach the store through this object, the
-:class:`~tornado_sessions.session.SessionIO` of one runtime (built with it, shared by
-its requests: every call names its session): new ids from the
+:class:`~tornado_sessions.session.SessionIO` of one request: new ids from the
 runtime's signer, records read and checked by :mod:`tornado_sessions.record_checks`,
 deletions through :meth:`SessionRuntime.call
 <tornado_sessions.runtime.SessionRuntime.call>`, and ``save()`` through the same
@@ -29,7 +28,7 @@ log = logging.getLogger("tornado_sessions")
 
 
 class Lifecycle:
-    """The core's side of the session operations of one runtime's requests."""
+    """The core's side of one request's session operations."""
 
     __slots__ = ("_runtime",)
 

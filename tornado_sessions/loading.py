@@ -28,10 +28,11 @@ import time
 from typing import Any
 
 from .cookies import read_cookie
+from .lifecycle import Lifecycle
 from .record_checks import read_record
 from .rotation import due, forwarded, rotate
 from .runtime import SessionRuntime
-from .session import Session, SessionIO
+from .session import Session
 
 __all__ = ["load_session"]
 
@@ -44,7 +45,7 @@ async def load_session(runtime: SessionRuntime, handler: Any, *, renew: bool = T
     ``renew=False`` (the response's headers have gone out, so no new cookie could
     reach the browser) leaves an id due for renewal as it is, for the next request.
     """
-    io = runtime.io
+    io = Lifecycle(runtime)
     now = time.time()
     values = read_cookie(handler.request.headers, runtime.options.name)
     if not values:
@@ -78,7 +79,7 @@ async def load_session(runtime: SessionRuntime, handler: Any, *, renew: bool = T
 
 
 def _refuse_duplicates(
-    runtime: SessionRuntime, io: SessionIO, handler: Any, values: tuple[str, ...], now: float
+    runtime: SessionRuntime, io: Lifecycle, handler: Any, values: tuple[str, ...], now: float
 ) -> Session:
     log.warning(
         "request carries the session cookie %r %d times (a cookie tossed by a sibling "

@@ -13,10 +13,7 @@ the application's ``sessions`` setting, and holds:
   chained, and tells the observers;
 - the serializer, the cookie signer (:class:`~tornado_sessions.tokens.Tokens`) and
   the ``Set-Cookie`` writer (:class:`~tornado_sessions.cookies.CookieWriter`);
-- the observers and the store-failure log;
-- ``io``, what every session's ``regenerate()``, ``destroy()``, ``reload()`` and
-  ``save()`` reach the core through (a :class:`~tornado_sessions.lifecycle.Lifecycle`,
-  built once here, not once per request).
+- the observers and the store-failure log.
 
 It has no per-request state.  The two corridors a request walks are in their own
 modules: :mod:`tornado_sessions.loading` (cookie -> record -> session) and
@@ -27,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -40,7 +37,6 @@ from .errors import CorruptRecordError, StoreError, StoreTimeoutError
 from .observers import Observers
 from .options import SessionOptions
 from .serializers import Serializer
-from .session import SessionIO
 from .stores.base import Store
 from .stores.timeouts import SharedTimeout
 from .tokens import Tokens
@@ -60,7 +56,6 @@ class SessionRuntime:
         "codec",
         "cookies",
         "failures",
-        "io",
         "observers",
         "options",
         "rules",
@@ -78,7 +73,6 @@ class SessionRuntime:
         store: Store,
         serializer: Serializer,
         observers: Observers,
-        io: Callable[[SessionRuntime], SessionIO],
         failures: FailureLog | None = None,
     ) -> None:
         self.options = options
@@ -114,8 +108,6 @@ class SessionRuntime:
             else type(store).__name__
         )
         self._timed = observers.caller("tornado_sessions_store_call")
-        #: the sessions' way to the core (``io`` is passed in: it is built on this module)
-        self.io = io(self)
 
     async def call(self, operation: str, awaitable: Awaitable[T], handler: Any) -> T:
         """Await one store call; a failure or timeout becomes :class:`StoreError`.

@@ -149,16 +149,12 @@ async def _open(settings: Mapping[str, Any], failures: FailureLog, probe: bool) 
             f"{type(store).__name__} has no owner_sessions(): use memory, Redis, MongoDB, "
             "PostgreSQL or SQLite, or leave max_sessions_per_owner unset"
         )
-    # Imported here: lifecycle imports the commit, which imports this module (via owners).
-    from .lifecycle import Lifecycle
-
     runtime = SessionRuntime(
         options,
         secrets=secrets,
         store=store,
         serializer=serializer,
         observers=Observers(get_plugin_manager()),
-        io=Lifecycle,
         failures=failures,
     )
     try:
