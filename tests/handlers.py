@@ -180,7 +180,11 @@ class StreamRegenerate(_Base):
 class Unserializable(_Base):
     async def get(self) -> None:
         session = await self.get_session()
-        session["bad"] = object()
+        bad: Any = object()
+        if self.get_argument("value", "") == "itself":  # a list that contains itself
+            bad = []
+            bad.append(bad)
+        session["bad"] = bad
         self.write("should not be sent")
 
 

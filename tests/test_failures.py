@@ -126,11 +126,12 @@ async def test_a_store_that_bounds_its_own_calls_names_store_timeout_when_it_giv
         await runtime.call("load", runtime.store.load("key"), None)
 
 
+@pytest.mark.parametrize("value", ["object", "itself"])
 @pytest.mark.gen_test
 async def test_unserializable_value_is_a_500_naming_the_key(
-    client: Client, store: CountingStore, caplog: pytest.LogCaptureFixture
+    client: Client, store: CountingStore, caplog: pytest.LogCaptureFixture, value: str
 ) -> None:
-    response = await client.fetch("/unserializable")
+    response = await client.fetch(f"/unserializable?value={value}")
     assert response.code == 500
     assert b"should not be sent" not in response.body
     assert response.raw_cookies == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import signal
 import uuid
 from typing import Any
 
@@ -58,6 +59,47 @@ def test_msgpack_round_trips_the_types_sessions_hold(value: Any) -> None:
 def test_msgpack_refuses_other_types_at_save_time(value: Any) -> None:
     with pytest.raises(SerializationError):
         MsgpackSerializer().dumps(value)
+
+
+def _containing_itself(kind: str) -> Any:
+    if kind == "list":
+        value: Any = []
+        value.append(value)
+    elif kind == "dict":
+        value = {}
+        value["self"] = value
+    else:  # a tuple whose list holds the tuple: the cycle runs through an extension type
+        inner: list[Any] = []
+        value = (inner,)
+        inner.append(value)
+    return value
+
+
+@pytest.mark.parametrize(
+    ("serializer", "kind"),
+    [
+        (MsgpackSerializer(), "list"),
+        (MsgpackSerializer(), "dict"),
+        (MsgpackSerializer(), "tuple"),
+        (JSONSerializer(), "list"),
+        (JSONSerializer(), "dict"),
+    ],
+    ids=["msgpack-list", "msgpack-dict", "msgpack-tuple", "json-list", "json-dict"],
+)
+def test_a_value_that_contains_itself_is_refused_not_walked_for_ever(
+    serializer: Any, kind: str
+) -> None:
+    def hung(signum: int, frame: Any) -> None:
+        raise AssertionError("dumps() was still running after 1 s")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.setitimer(signal.ITIMER_REAL, 1.0)
+    try:
+        with pytest.raises(SerializationError):
+            serializer.dumps(_containing_itself(kind))
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 @pytest.mark.parametrize(

@@ -144,14 +144,18 @@ class MsgpackSerializer:
         return packed
 
     def dumps(self, value: Any) -> bytes:
-        """Serialize ``value``; :class:`SerializationError` names an unsupported type."""
-        if type(value) in _CONTAINERS:
-            _check_dict_keys(value)
+        """Serialize ``value``; :class:`SerializationError` names an unsupported type.
+
+        The dict keys are checked after packing: msgpack refuses a value that contains
+        itself (its nesting limit), which the check's walk would follow for ever.
+        """
         try:
             data: bytes = self._packer.pack(value)
         except (TypeError, ValueError, OverflowError) as exc:
             self._packer.reset()
             raise SerializationError(f"cannot serialize with msgpack: {exc}") from exc
+        if type(value) in _CONTAINERS:
+            _check_dict_keys(value)
         return data
 
     def _unpack(self, data: bytes, ext_hook: Callable[[int, bytes], Any]) -> Any:
