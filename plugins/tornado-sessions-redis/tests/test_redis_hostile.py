@@ -268,6 +268,21 @@ async def test_a_server_at_maxclients_is_reported_at_once_with_its_reason(
         server.stop()
 
 
+@pytest.mark.gen_test(timeout=30)
+async def test_maxclients_read_as_the_first_commands_reply_is_a_connection_error():
+    # The race the test above leaves to chance: the refusal arrives after the command went.
+    def full(command: list[bytes]) -> bytes | None:
+        return b"-ERR max number of clients reached\r\n"
+
+    async with fake_redis(full) as server:
+        client = MultiplexedClient(server.settings(command_timeout=2.0))
+        try:
+            with pytest.raises(redis.exceptions.ConnectionError, match="max number of clients"):
+                await client.execute_command("PING")
+        finally:
+            await client.aclose()
+
+
 # -- hostile replies --------------------------------------------------------------------
 
 

@@ -143,8 +143,16 @@ _ERRORS: dict[str, type[redis.exceptions.RedisError]] = {
 }
 
 
+#: Error replies that refuse the connection itself (as redis-py reads them): Redis at
+#: ``maxclients`` says so as it accepts, then closes.  The message can arrive before the
+#: first command is sent, or as that command's reply, depending on who is quicker.
+_REFUSALS = ("ERR max number of clients reached",)
+
+
 def _error(reply: _ErrorReply) -> redis.exceptions.RedisError:
     text = str(reply)
+    if text.startswith(_REFUSALS):
+        return redis.exceptions.ConnectionError(text)
     code = text.split(" ", 1)[0]
     kind = _ERRORS.get(code, redis.exceptions.ResponseError)
     return kind(text, status_code=code if code.isupper() else None)
