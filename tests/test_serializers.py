@@ -62,8 +62,13 @@ def test_msgpack_refuses_other_types_at_save_time(value: Any) -> None:
 
 
 def _containing_itself(kind: str) -> Any:
-    if kind == "list":
+    if kind == "shared":  # no cycle: 26 lists, written out as 2**26 references
         value: Any = []
+        for _ in range(25):
+            value = [value, value]
+        return value
+    if kind == "list":
+        value = []
         value.append(value)
     elif kind == "dict":
         value = {}
@@ -81,19 +86,21 @@ def _containing_itself(kind: str) -> Any:
         (MsgpackSerializer(), "list"),
         (MsgpackSerializer(), "dict"),
         (MsgpackSerializer(), "tuple"),
+        (MsgpackSerializer(), "shared"),
         (JSONSerializer(), "list"),
         (JSONSerializer(), "dict"),
+        (JSONSerializer(), "shared"),
     ],
-    ids=["msgpack-list", "msgpack-dict", "msgpack-tuple", "json-list", "json-dict"],
+    ids=lambda param: param if isinstance(param, str) else type(param).__name__,
 )
-def test_a_value_that_contains_itself_is_refused_not_walked_for_ever(
+def test_a_value_holding_itself_or_millions_of_shared_references_is_refused(
     serializer: Any, kind: str
 ) -> None:
     def hung(signum: int, frame: Any) -> None:
-        raise AssertionError("dumps() was still running after 1 s")
+        raise AssertionError("dumps() was still running after 10 s")
 
     previous = signal.signal(signal.SIGALRM, hung)
-    signal.setitimer(signal.ITIMER_REAL, 1.0)
+    signal.setitimer(signal.ITIMER_REAL, 10.0)
     try:
         with pytest.raises(SerializationError):
             serializer.dumps(_containing_itself(kind))
@@ -124,6 +131,31 @@ def test_msgpack_refuses_input_over_max_bytes() -> None:
     serializer = MsgpackSerializer(max_bytes=100)
     with pytest.raises(ValueError, match="exceeds"):
         serializer.loads(serializer.dumps("x" * 200))
+
+
+def test_json_refuses_dict_keys_that_are_not_strings_instead_of_turning_them_into_strings() -> None:
+    # {1: "one", "1": "uno"} would come back as {"1": "uno"}: a value lost without a word.
+    with pytest.raises(SerializationError, match="dict keys must be str"):
+        JSONSerializer().dumps({"d": {1: "one", "1": "uno"}})
+
+
+def _colliding_uuids(count: int) -> list[uuid.UUID]:
+    # A UUID hashes as its 128-bit int, and ints that differ by 2**61 - 1 hash alike.
+    return [uuid.UUID(int=7 + k * (2**61 - 1)) for k in range(count)]
+
+
+@pytest.mark.parametrize("code", [5, 7], ids=["set", "frozenset"])
+def test_msgpack_refuses_a_stored_set_of_colliding_members(code: int) -> None:
+    members = [msgpack.ExtType(3, member.bytes) for member in _colliding_uuids(4000)]
+    data = msgpack.packb(msgpack.ExtType(code, msgpack.packb(members)))
+    with pytest.raises(ValueError, match="colliding hashes"):
+        MsgpackSerializer().loads(data)
+
+
+def test_msgpack_still_reads_sets_whose_members_share_a_hash_or_two() -> None:
+    serializer = MsgpackSerializer()
+    value = {-1, -2, *_colliding_uuids(3), *range(1000)}
+    assert serializer.loads(serializer.dumps(value)) == value
 
 
 def test_json_serializer_round_trips_plain_values_and_refuses_others() -> None:

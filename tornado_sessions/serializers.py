@@ -24,8 +24,10 @@ code   type                        payload
 =====  ==========================  ==========================================
 
 Dictionary keys must be strings (as in JSON), so that decoding can refuse other
-keys (``strict_map_key``); other keys, and any other type, fail at save time
-with :class:`~tornado_sessions.errors.SerializationError`.
+keys (``strict_map_key``); other keys, any other type, and a value of more than
+:data:`MAX_CONTAINERS` containers (one that holds itself, for one) fail at save time
+with :class:`~tornado_sessions.errors.SerializationError`.  A stored set whose members
+share hashes is refused when decoded (:data:`MAX_SHARED_HASHES`).
 The size of what is decoded is bounded by the core, which refuses a record over
 ``SessionOptions.max_record_bytes`` before decoding any of it (a serializer used
 on its own can be given ``max_bytes``).  Decoding refuses unknown extension codes, and extension
@@ -72,15 +74,32 @@ _CONTAINER_CODES: dict[type, int] = {tuple: _TUPLE, set: _SET, frozenset: _FROZE
 _CONTAINERS = (dict, list, tuple, set, frozenset)
 
 
-def _check_dict_keys(value: Any) -> None:
-    """Refuse non-string dict keys at save time, so decoding can stay strict."""
+#: The most containers (dicts, lists, tuples, sets) one value may hold, nested or not,
+#: each reference to a shared one counted again (msgpack writes it out again each time).
+#: A value that holds itself, or a few lists shared into millions of references, is
+#: refused at this count instead of being walked, or packed, for ever.  Each container
+#: takes at least a byte, so no value this large fits the default ``max_record_bytes``.
+MAX_CONTAINERS = 1_000_000
+
+
+def _check_containers(value: Any) -> None:
+    """Refuse non-string dict keys (so decoding can stay strict) and over
+    :data:`MAX_CONTAINERS` containers, before anything is packed."""
     pending = [value]
-    for item in pending:  # the containers found are appended, and visited in turn
+    left = MAX_CONTAINERS
+    while pending:
+        item = pending.pop()
+        left -= 1
+        if left < 0:
+            raise SerializationError(
+                f"a value holding more than {MAX_CONTAINERS:,} lists, dicts, tuples or sets "
+                "(counting each reference to a shared one), or holding itself"
+            )
         if type(item) is dict:
             for key, member in item.items():
                 if type(key) is not str:
                     raise SerializationError(
-                        f"dict keys must be str to serialize with msgpack, not {type(key).__name__}"
+                        f"dict keys must be str to serialize, not {type(key).__name__}"
                     )
                 if type(member) in _CONTAINERS:
                     pending.append(member)
@@ -88,6 +107,21 @@ def _check_dict_keys(value: Any) -> None:
             for member in item:
                 if type(member) in _CONTAINERS:
                     pending.append(member)
+
+
+#: Members of one stored set that may share a hash with another; a set with more is
+#: refused when decoded.  Ints, tuples, UUIDs, dates and decimals hash the same in every
+#: process, so someone who can write to the store could plant a set whose members all
+#: collide, and building it would take time quadratic in their number (4,000 colliding
+#: UUIDs: seconds).  The members of a real set rarely share a hash (``-1`` and ``-2`` do).
+MAX_SHARED_HASHES = 16
+
+
+def _refuse_colliding(members: list[Any]) -> None:
+    # The hashes are ints below 2**61, which hash to themselves: a set of them cannot
+    # be flooded, so counting the distinct ones costs linear time whatever they are.
+    if len(members) - len(set(map(hash, members))) > MAX_SHARED_HASHES:
+        raise ValueError("set members with colliding hashes (planted to slow decoding?)")
 
 
 #: Extension values nest inside each other (a tuple of sets of tuples...) at most this deep.
@@ -144,18 +178,14 @@ class MsgpackSerializer:
         return packed
 
     def dumps(self, value: Any) -> bytes:
-        """Serialize ``value``; :class:`SerializationError` names an unsupported type.
-
-        The dict keys are checked after packing: msgpack refuses a value that contains
-        itself (its nesting limit), which the check's walk would follow for ever.
-        """
+        """Serialize ``value``; :class:`SerializationError` names an unsupported type."""
+        if type(value) in _CONTAINERS:
+            _check_containers(value)
         try:
             data: bytes = self._packer.pack(value)
         except (TypeError, ValueError, OverflowError) as exc:
             self._packer.reset()
             raise SerializationError(f"cannot serialize with msgpack: {exc}") from exc
-        if type(value) in _CONTAINERS:
-            _check_dict_keys(value)
         return data
 
     def _unpack(self, data: bytes, ext_hook: Callable[[int, bytes], Any]) -> Any:
@@ -170,6 +200,8 @@ class MsgpackSerializer:
             items = self._unpack(data, partial(self._decode_ext, depth + 1))
             if not isinstance(items, list):
                 raise ValueError(f"extension type {code} does not hold an array")
+            if code in (_SET, _FROZENSET):
+                _refuse_colliding(items)
             if code == _SET:
                 return set(items)
             if code == _TUPLE:
@@ -208,6 +240,9 @@ class JSONSerializer:
         self._decoder = json.JSONDecoder()
 
     def dumps(self, value: Any) -> bytes:
+        """Serialize ``value``; dict keys must be strings (JSON would turn ``1`` into ``"1"``)."""
+        if type(value) in _CONTAINERS:
+            _check_containers(value)
         try:
             return self._encoder.encode(value).encode()
         except (TypeError, ValueError) as exc:

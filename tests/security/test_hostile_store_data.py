@@ -22,6 +22,7 @@ import tempfile
 import textwrap
 import time
 import tracemalloc
+import uuid
 from typing import Any
 
 import msgpack
@@ -74,6 +75,19 @@ HOSTILE_MSGPACK: dict[str, bytes] = {
     "uuid_ext_3_bytes": msgpack.packb(msgpack.ExtType(3, b"abc")),
     "decimal_ext_garbage": msgpack.packb(msgpack.ExtType(4, b"one million")),
     "set_of_unhashables": msgpack.packb(msgpack.ExtType(5, msgpack.packb([[1], [2]]))),
+    # 4,000 UUIDs that hash alike (their ints differ by 2**61 - 1): a set of them takes
+    # seconds to build, so a planted one must be refused, not built.
+    "set_of_colliding_members": msgpack.packb(
+        msgpack.ExtType(
+            5,
+            msgpack.packb(
+                [
+                    msgpack.ExtType(3, uuid.UUID(int=7 + k * (2**61 - 1)).bytes)
+                    for k in range(4000)
+                ]
+            ),
+        )
+    ),
     "tuple_ext_not_an_array": msgpack.packb(msgpack.ExtType(6, msgpack.packb({"a": 1}))),
     "timedelta_overflow": msgpack.packb(msgpack.ExtType(8, msgpack.packb([10**12, 0, 0]))),
     "timedelta_too_many_args": msgpack.packb(msgpack.ExtType(8, msgpack.packb(list(range(50))))),
