@@ -606,7 +606,10 @@ class Session(MutableMapping[str, Any]):
 
     @property
     def loaded_size(self) -> int:
-        """``record_size(loaded_fields, b"")``: measured once, then kept up to date by writes."""
+        """``record_size(loaded_fields, b"")``: as the load or the last write measured it.
+
+        Measured here instead when nothing did (after a touch, a renewal, a new id).
+        """
         size = self._loaded_size
         if size is None:
             size = self._loaded_size = record_size(self._loaded, b"")
