@@ -192,10 +192,13 @@ async def test_a_lifetime_change_alone_keeps_the_owner_in_the_store(
     # index, without its owner (sessions_of and end_sessions would miss it).
     await client.fetch("/put?a=1")
     await client.fetch("/owner?owner=alice")
-    (key,) = store._records
-    owner = store._records[key].owner
-    assert owner is not None and store._owners == {owner: {key}}
+    (key,) = [key async for key in store.keys()]
+    record = await store.load(key)
+    owner = record.owner if record is not None else None
+    assert owner is not None and [s.key for s in await store.owner_sessions(owner)] == [key]
     response = await client.fetch("/max-age?seconds=7200")
     assert response.code == 200 and store.deltas[-1].updated == {}
     assert store.deltas[-1].owner == owner
-    assert store._records[key].owner == owner and store._owners == {owner: {key}}
+    record = await store.load(key)
+    assert record is not None and record.owner == owner
+    assert [s.key for s in await store.owner_sessions(owner)] == [key]
