@@ -33,6 +33,11 @@ __all__ = ["Changes", "OwnedSession", "Record", "apply_changes", "record_size", 
 _EMPTY: Mapping[str, bytes] = MappingProxyType({})
 
 
+def name_size(name: str) -> int:
+    """Bytes of a field's name, UTF-8 encoded (lone surrogates as they are stored)."""
+    return len(name) if name.isascii() else len(name.encode("utf-8", "surrogatepass"))
+
+
 def record_size(fields: Mapping[str, bytes], meta: bytes) -> int:
     """Bytes of a record: its meta, plus each field's UTF-8 name and value.
 
@@ -41,9 +46,7 @@ def record_size(fields: Mapping[str, bytes], meta: bytes) -> int:
     """
     size = len(meta)
     for name, value in fields.items():
-        size += len(value) + (
-            len(name) if name.isascii() else len(name.encode("utf-8", "surrogatepass"))
-        )
+        size += name_size(name) + len(value)
     return size
 
 
@@ -55,16 +58,14 @@ def size_after(fields: Mapping[str, bytes], fields_size: int, changes: Changes) 
     for name, value in changes.updated.items():
         old = fields.get(name)
         if old is None:  # a new field: its name counts from now on
-            size += len(name) if name.isascii() else len(name.encode("utf-8", "surrogatepass"))
+            size += name_size(name)
         else:  # a replaced field: the same name, other bytes
             size -= len(old)
         size += len(value)
     for name in changes.deleted:
         old = fields.get(name)
         if old is not None:
-            size -= len(old) + (
-                len(name) if name.isascii() else len(name.encode("utf-8", "surrogatepass"))
-            )
+            size -= name_size(name) + len(old)
     return size
 
 
