@@ -120,6 +120,11 @@ class MongoFloor:
         await self.collection.delete_one({"_id": self.key})
 
 
+def _floor_table(sessions_table: str) -> str:
+    """A quoted name for a SQL floor's own table, next to the sessions table and unique."""
+    return f'"{sessions_table}_floor_{secrets.token_hex(4)}"'
+
+
 class PostgresFloor:
     """PostgreSQL: ``SELECT`` (read) and ``SELECT`` + ``UPDATE`` of one field (write).
 
@@ -132,7 +137,7 @@ class PostgresFloor:
 
     def __init__(self, pool: Any, table: str) -> None:
         self.pool = pool
-        self.table = f'"{table}_floor_{secrets.token_hex(4)}"'
+        self.table = _floor_table(table)
 
     async def seed(self, fields: dict[str, bytes]) -> None:
         await self.pool.execute(
@@ -168,7 +173,7 @@ class SQLiteFloor:
 
     def __init__(self, connection: Any, table: str) -> None:
         self.connection = connection
-        self.table = f'"{table}_floor_{secrets.token_hex(4)}"'
+        self.table = _floor_table(table)
 
     async def seed(self, fields: dict[str, bytes]) -> None:
         await self.connection.execute(
